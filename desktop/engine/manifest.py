@@ -1,0 +1,158 @@
+"""Model-pack manifests: what a pack's files are, their hashes, and how to run them.
+
+A manifest is JSON (see models/*.json). Families are named, never guessed: the manifest says
+which code runs each file, and an unknown family fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from desktop.errors import ModelPackError
+
+SCHEMA_VERSION = 1
+DETECTOR_FAMILIES = ("scrfd", "dlib_hog")
+RECOGNIZER_FAMILIES = ("arcface", "dlib_resnet")
+METRICS = ("cosine",)
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    file: str
+    sha256: str
+    size: int | None = None  # None where no trustworthy published size exists
+
+
+@dataclass(frozen=True)
+class DetectorSpec(ModelFile):
+    family: str = "scrfd"
+    input_size: tuple[int, int] = (640, 640)  # the largest side the detector is fed
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.4
+
+
+@dataclass(frozen=True)
+class RecognizerSpec(ModelFile):
+    family: str = "arcface"
+    input_size: tuple[int, int] = (112, 112)
+    mean: float = 127.5
+    std: float = 127.5
+    color: str = "RGB"
+    embedding_dim: int = 512
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    url: str
+    sha256: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class PackManifest:
+    id: str
+    title: str
+    licence: str
+    detector: DetectorSpec
+    recognizer: RecognizerSpec
+    match_threshold: float
+    threshold_source: str
+    metric: str = "cosine"
+    extras: tuple[ModelFile, ...] = ()
+    source: SourceSpec | None = None
+    build: str | None = None  # "open": built from installed Python packages, no download
+    schema: int = SCHEMA_VERSION
+    notes: str = ""
+
+    @property
+    def files(self) -> tuple[ModelFile, ...]:
+        return (self.detector, self.recognizer, *self.extras)
+
+    @property
+    def model_hashes(self) -> dict[str, str]:
+        """Recorded beside every embedding: embeddings of different models never meet."""
+        return {"detector": self.detector.sha256, "recognizer": self.recognizer.sha256}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in data:
+        raise ModelPackError(f"Model pack manifest {where} lacks the field '{key}'.")
+    value = data[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ModelPackError(f"Model pack manifest {where}: '{key}' has the wrong type.")
+    return value
+
+
+def _model_file(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ModelPackError(f"Model pack manifest {where} must be an object.")
+    name = _require(data, "file", str, where)
+    if "/" in name or "\\" in name or name in ("", ".", ".."):
+        raise ModelPackError(f"Model pack manifest {where}: file name {name!r} is not a plain name.")
+    sha = _require(data, "sha256", str, where).lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise ModelPackError(f"Model pack manifest {where}: sha256 of {name} is not a SHA-256.")
+    size = data.get("size")
+    if size is not None and (not isinstance(size, int) or size <= 0):
+        raise ModelPackError(f"Model pack manifest {where}: size of {name} must be a positive integer.")
+    return {**data, "sha256": sha}
+
+
+def manifest_from_dict(data: Any, where: str = "") -> PackManifest:
+    """Validate and build a manifest; every problem names the field at fault."""
+    where = where or "(unnamed)"
+    if not isinstance(data, dict):
+        raise ModelPackError(f"Model pack manifest {where} is not a JSON object.")
+    if data.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise ModelPackError(f"Model pack manifest {where} has schema {data.get('schema')}, "
+                             f"this Homeward reads schema {SCHEMA_VERSION}.")
+    det = _model_file(data.get("detector"), f"{where} detector")
+    rec = _model_file(data.get("recognizer"), f"{where} recognizer")
+    if det.get("family") not in DETECTOR_FAMILIES:
+        raise ModelPackError(f"Model pack manifest {where}: unknown detector family "
+                             f"{det.get('family')!r} (known: {', '.join(DETECTOR_FAMILIES)}).")
+    if rec.get("family") not in RECOGNIZER_FAMILIES:
+        raise ModelPackError(f"Model pack manifest {where}: unknown recognizer family "
+                             f"{rec.get('family')!r} (known: {', '.join(RECOGNIZER_FAMILIES)}).")
+    metric = data.get("metric", "cosine")
+    if metric not in METRICS:
+        raise ModelPackError(f"Model pack manifest {where}: unknown metric {metric!r}.")
+    threshold = _require(data, "match_threshold", (int, float), where)
+    if not -1.0 <= threshold <= 1.0:
+        raise ModelPackError(f"Model pack manifest {where}: match_threshold must be in [-1, 1].")
+    source = data.get("source")
+    try:
+        return PackManifest(
+            id=_require(data, "id", str, where),
+            title=data.get("title", data["id"]),
+            licence=_require(data, "licence", str, where),
+            detector=DetectorSpec(**{**det, "input_size": tuple(det.get("input_size", (640, 640)))}),
+            recognizer=RecognizerSpec(**{**rec, "input_size": tuple(rec.get("input_size", (112, 112)))}),
+            match_threshold=float(threshold),
+            threshold_source=data.get("threshold_source", "not stated"),
+            metric=metric,
+            extras=tuple(ModelFile(**_model_file(e, f"{where} extra")) for e in data.get("extras", ())),
+            source=SourceSpec(**source) if source else None,
+            build=data.get("build"),
+            notes=data.get("notes", ""),
+        )
+    except TypeError as exc:  # an unexpected or missing key inside a nested object
+        raise ModelPackError(f"Model pack manifest {where} has an unexpected field", str(exc)) from exc
+
+
+def load_manifest(path: Path) -> PackManifest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelPackError(f"Cannot read model pack manifest {path}", str(exc)) from exc
+    return manifest_from_dict(data, str(path))
+
