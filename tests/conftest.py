@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,6 @@ def lfw_pairs():
 
     require_shared()
     return parse_pairs((FACEDATA / "lfw" / "pairs.txt").read_text(encoding="utf-8"))
+
+
+sys.path.insert(0, str(REPO / "bench"))  # bench/reference.py: insightface's own path

@@ -1,0 +1,50 @@
+"""`homeward embed PATH...`: faces and embeddings of image files as JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+from desktop.engine.engine import EngineOptions
+from desktop.engine.pack_store import resolve_pack
+from desktop.engine.providers import runtime_report
+from desktop.scan.analyze import analyze_paths
+from desktop.scan.walk import iter_files
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    embed = commands.add_parser("embed", help="detect and embed faces in images (JSON lines)")
+    embed.add_argument("paths", nargs="+", type=Path, help="image files or folders")
+    embed.add_argument("--pack", help="model pack id or folder (default: the default pack)")
+    embed.add_argument("--format", choices=["jsonl"], default="jsonl")
+    embed.add_argument("--provider", choices=["auto", "cpu", "cuda"], default="auto")
+    embed.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    embed.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
+    embed.set_defaults(handler=run_embed)
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    pack = resolve_pack(args.pack)
+    report = runtime_report(args.provider)
+    print(f"pack {pack.id}; {report.lines()[-1]}", file=sys.stderr)
+    walk_errors: list[tuple[Path, str]] = []
+    files = iter_files(args.paths, walk_errors)
+    images = faces = failed = 0
+    hashes = pack.manifest.model_hashes
+    with open(args.output, "w", encoding="utf-8") if args.output else nullcontext(sys.stdout) as out:
+        for result in analyze_paths(files, pack, EngineOptions(provider=args.provider),
+                                    args.workers):
+            record = {**result.to_dict(), "pack": pack.id, "model_hashes": hashes}
+            out.write(json.dumps(record) + "\n")
+            images += 1
+            faces += len(result.faces)
+            failed += result.error is not None
+        for path, reason in walk_errors:
+            out.write(json.dumps({"path": str(path), "width": 0, "height": 0, "faces": [],
+                                  "error": reason, "pack": pack.id}) + "\n")
+    print(f"{images} files, {faces} faces, {failed + len(walk_errors)} unreadable",
+          file=sys.stderr)
+    return 0
