@@ -28,10 +28,11 @@ class ReferenceFace:
 
 
 class InsightfaceReference:
-    def __init__(self, detector_path: Path, recognizer_path: Path) -> None:
+    def __init__(self, detector_path: Path, recognizer_path: Path,
+                 providers: list[str] | None = None) -> None:
         import onnxruntime as ort
 
-        providers = ["CPUExecutionProvider"]
+        providers = providers or ["CPUExecutionProvider"]
         self.detector = SCRFD(str(detector_path),
                               session=ort.InferenceSession(str(detector_path), providers=providers))
         self.detector.prepare(-1, input_size=DET_SIZE, det_thresh=0.5)

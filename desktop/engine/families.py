@@ -58,7 +58,7 @@ def build_detector(pack: InstalledPack, providers: list[str], threads: int,
     if spec.family == "dlib_hog":
         from desktop.engine.dlib_family import DlibHogDetector
 
-        return DlibHogDetector(pack.path(spec))
+        return DlibHogDetector(pack.path(spec), max_side=max(spec.input_size))
     raise ModelPackError(f"No detector code for family {spec.family!r}.")
 
 

@@ -64,6 +64,7 @@ class PackManifest:
     extras: tuple[ModelFile, ...] = ()
     source: SourceSpec | None = None
     build: str | None = None  # "open": built from installed Python packages, no download
+    source_files: tuple[ModelFile, ...] = ()  # what a built pack was built from
     schema: int = SCHEMA_VERSION
     notes: str = ""
 
@@ -143,6 +144,8 @@ def manifest_from_dict(data: Any, where: str = "") -> PackManifest:
             extras=tuple(ModelFile(**_model_file(e, f"{where} extra")) for e in data.get("extras", ())),
             source=SourceSpec(**source) if source else None,
             build=data.get("build"),
+            source_files=tuple(ModelFile(**_model_file(e, f"{where} source file"))
+                               for e in data.get("source_files", ())),
             notes=data.get("notes", ""),
         )
     except TypeError as exc:  # an unexpected or missing key inside a nested object

@@ -132,12 +132,14 @@ def resolve_pack(pack: str | None) -> InstalledPack:
     if (candidate / MANIFEST_NAME).is_file():
         return InstalledPack(load_manifest(candidate / MANIFEST_NAME), candidate)
     found = find_installed(pack)
-    if found is not None:
-        return found
     if pack == OPEN_PACK:
+        from desktop.engine.open_pack import is_stale
         from desktop.engine.pack_install import install_pack
 
-        return install_pack(OPEN_PACK)
+        if found is None or is_stale(found.manifest):
+            return install_pack(OPEN_PACK)  # built from installed packages, no download
+    if found is not None:
+        return found
     known = ", ".join(sorted(catalogue())) or "none"
     raise ModelPackError(
         f"Model pack '{pack}' is not installed.",

@@ -1,0 +1,1 @@
+"""Matching probe faces against gallery embeddings of the same pack."""
