@@ -48,3 +48,18 @@ def test_lfw_accuracy_matches_insightface(test_pack):
     assert ours.accuracy >= theirs.accuracy - 0.005
     assert ours.accuracy > 0.98  # a broken alignment or colour order lands near 0.5-0.9
     assert np.std(ours.fold_thresholds) < 0.05  # thresholds chosen per fold agree
+
+
+def test_lfw_accuracy_of_the_open_pack():
+    from desktop.engine.pack_store import resolve_pack
+
+    pairs = lfw_pairs()
+    root = FACEDATA / "lfw"
+    pack = resolve_pack("open")
+    verdict = evaluate_results(
+        pairs, analyze_paths(pair_images(pairs, root), pack, EngineOptions(provider="cpu")), root)
+    print(f"\nLFW open pack: {100 * verdict.accuracy:.2f}% (no face in {verdict.missing_faces} "
+          f"images, best threshold {verdict.global_threshold:.3f}, manifest threshold "
+          f"{pack.manifest.match_threshold:.3f})")
+    assert verdict.accuracy >= 0.97
+    assert abs(verdict.global_threshold - pack.manifest.match_threshold) < 0.02
