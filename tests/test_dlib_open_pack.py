@@ -222,3 +222,23 @@ def test_build_open_pack_writes_files_and_a_valid_manifest(sources, onnx_model, 
     recorded = {entry["file"]: entry["sha256"] for entry in data["source_files"]}
     assert recorded == {name: sha256(sources / name) for name in (RESNET_SOURCE, PREDICTOR_SOURCE)}
     assert "CC0" in manifest.licence and 0.0 < manifest.match_threshold < 1.0
+
+
+def test_open_pack_is_built_on_first_use_and_rebuilt_when_its_source_changes(tmp_path, monkeypatch):
+    import dataclasses
+    import json
+
+    from desktop.engine.pack_store import MANIFEST_NAME, resolve_pack
+
+    monkeypatch.setenv("HOMEWARD_DATA_DIR", str(tmp_path))
+    first = resolve_pack("open")
+    assert first.root == tmp_path / "packs" / "open"
+    assert {f.file for f in first.manifest.source_files} == {RESNET_SOURCE, PREDICTOR_SOURCE}
+    # Pretend the pack was built from another release of the source package.
+    stale = dataclasses.replace(first.manifest, source_files=tuple(
+        dataclasses.replace(f, sha256="0" * 64) for f in first.manifest.source_files))
+    (first.root / MANIFEST_NAME).write_text(stale.dumps(), encoding="utf-8")
+    rebuilt = resolve_pack("open")
+    recorded = json.loads((rebuilt.root / MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert all(f["sha256"] != "0" * 64 for f in recorded["source_files"])
+    assert rebuilt.manifest.recognizer.sha256 == first.manifest.recognizer.sha256
