@@ -1,0 +1,1 @@
+"""The missing-persons gallery: persons, reference photos, imports, reindexing."""

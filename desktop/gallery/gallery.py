@@ -1,0 +1,243 @@
+"""The gallery database: persons, their reference photos and embeddings, and their history.
+
+A gallery is `NAME.db` plus `NAME.store/`, where reference photos are copied under their
+SHA-256 (a photo given twice is stored once). Every change to a person appends a row to
+`person_history`, which triggers keep append-only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from desktop.gallery.fields import EDITABLE, InvalidField, PersonFields
+from desktop.storage.database import open_database, transaction, utc_now
+from desktop.storage.gallery_schema import GALLERY_APPLICATION_ID, MIGRATIONS
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    """A chosen face and its embedding under one pack, ready to store."""
+
+    box: list[float]
+    landmarks: list[list[float]]
+    det_score: float
+    quality: dict[str, object]
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    source: Path
+    sha256: str
+    width: int
+    height: int
+    photo_date: str | None
+    face: FaceRecord
+
+
+class Gallery:
+    """One open gallery file. Not thread-safe: one writer, as SQLite wants."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+        self.store = path.with_suffix(".store")
+
+    @classmethod
+    def create(cls, path: Path) -> Gallery:
+        path = Path(path)
+        gallery = cls(open_database(path, MIGRATIONS, "gallery",
+                                    application_id=GALLERY_APPLICATION_ID, create=True), path)
+        gallery.store.mkdir(exist_ok=True)
+        return gallery
+
+    @classmethod
+    def open(cls, path: Path) -> Gallery:
+        path = Path(path)
+        return cls(open_database(path, MIGRATIONS, "gallery",
+                                 application_id=GALLERY_APPLICATION_ID), path)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # --- writing, inside a transaction -------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[_Writer]:
+        """One atomic change: on any error the database and the store are as before."""
+        writer = _Writer(self)
+        try:
+            with transaction(self.db):
+                yield writer
+        except BaseException:
+            writer.discard_new_files()
+            raise
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def person(self, person_id: int) -> dict:
+        rows = list(self.db.query("SELECT * FROM persons WHERE id = ?", [person_id]))
+        if not rows:
+            raise InvalidField(f"No person with id {person_id} in this gallery.")
+        row = rows[0]
+        row["aliases"] = json.loads(row["aliases"])
+        return row
+
+    def persons(self) -> list[dict]:
+        """Every person with photo and face counts (faces = photos with an embedding)."""
+        sql = """
+            SELECT p.*, COUNT(DISTINCT ph.id) AS photos, COUNT(DISTINCT e.photo_id) AS faces
+            FROM persons p LEFT JOIN photos ph ON ph.person_id = p.id
+            LEFT JOIN embeddings e ON e.photo_id = ph.id
+            GROUP BY p.id ORDER BY p.name COLLATE NOCASE, p.id"""
+        rows = list(self.db.query(sql))
+        for row in rows:
+            row["aliases"] = json.loads(row["aliases"])
+        return rows
+
+    def persons_named(self, name: str) -> list[int]:
+        return [r["id"] for r in self.db.query("SELECT id FROM persons WHERE name = ?", [name])]
+
+    def photos(self, person_id: int | None = None) -> list[dict]:
+        where, args = ("WHERE person_id = ?", [person_id]) if person_id is not None else ("", [])
+        rows = list(self.db.query(f"SELECT * FROM photos {where} ORDER BY id", args))
+        for row in rows:
+            row["face_box"] = json.loads(row["face_box"])
+            row["packs"] = [r["pack_id"] for r in self.db.query(
+                "SELECT pack_id FROM embeddings WHERE photo_id = ? ORDER BY pack_id", [row["id"]])]
+        return rows
+
+    def history(self, person_id: int | None = None) -> list[dict]:
+        where, args = ("WHERE person_id = ?", [person_id]) if person_id is not None else ("", [])
+        rows = list(self.db.query(f"SELECT * FROM person_history {where} ORDER BY seq", args))
+        for row in rows:
+            row["details"] = json.loads(row["details"])
+        return rows
+
+    def has_photo(self, person_id: int, sha256: str) -> bool:
+        return bool(list(self.db.query(
+            "SELECT 1 FROM photos WHERE person_id = ? AND sha256 = ?", [person_id, sha256])))
+
+    def stored_path(self, photo: dict) -> Path:
+        return self.store / photo["stored_name"]
+
+    def embeddings(self, pack_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(person ids, photo ids, vectors) of every embedding of one pack."""
+        rows = list(self.db.query(
+            "SELECT p.person_id, e.photo_id, e.dim, e.vector FROM embeddings e "
+            "JOIN photos p ON p.id = e.photo_id WHERE e.pack_id = ? ORDER BY e.photo_id",
+            [pack_id]))
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        vectors = np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
+        return (np.array([r["person_id"] for r in rows]), np.array([r["photo_id"] for r in rows]),
+                vectors)
+
+    def templates(self, pack_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """One L2-normalised mean embedding per person: robust to one poor reference photo."""
+        person_ids, _, vectors = self.embeddings(pack_id)
+        people = np.unique(person_ids)
+        means = np.stack([vectors[person_ids == p].mean(axis=0) for p in people]) if len(people) \
+            else np.zeros((0, 0), np.float32)
+        if len(people):
+            means /= np.linalg.norm(means, axis=1, keepdims=True)
+        return people, means.astype(np.float32)
+
+
+class _Writer:
+    """The write operations of one transaction (see Gallery.writing)."""
+
+    def __init__(self, gallery: Gallery) -> None:
+        self.gallery = gallery
+        self.db = gallery.db
+        self.new_files: list[Path] = []
+
+    def _log(self, person_id: int, actor: str, action: str, details: dict) -> None:
+        self.db.execute(
+            "INSERT INTO person_history (person_id, at, actor, action, details) VALUES (?,?,?,?,?)",
+            [person_id, utc_now(), actor, action, json.dumps(details, ensure_ascii=False)])
+
+    def add_person(self, person: PersonFields, actor: str) -> int:
+        now = utc_now()
+        row = {**person.to_row(), "created_at": now, "updated_at": now}
+        columns = ", ".join(row)
+        cursor = self.db.execute(
+            f"INSERT INTO persons ({columns}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()))
+        person_id = int(cursor.lastrowid)
+        self._log(person_id, actor, "created", person.to_row())
+        return person_id
+
+    def edit_person(self, person_id: int, changes: dict[str, object], actor: str) -> dict:
+        """Apply field changes; returns {field: [old, new]} of what really changed."""
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise InvalidField(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        current = self.gallery.person(person_id)
+        fields = {k: current[k] for k in EDITABLE}
+        fields["aliases"] = tuple(fields["aliases"])
+        updated = PersonFields(**{**fields, **changes}).to_row()
+        before = PersonFields(**fields).to_row()
+        diff = {k: [before[k], updated[k]] for k in EDITABLE if before[k] != updated[k]}
+        if diff:
+            sets = ", ".join(f"{k} = ?" for k in diff)
+            self.db.execute(f"UPDATE persons SET {sets}, updated_at = ? WHERE id = ?",
+                            [updated[k] for k in diff] + [utc_now(), person_id])
+            self._log(person_id, actor, "edited", diff)
+        return diff
+
+    def remove_person(self, person_id: int, actor: str) -> None:
+        snapshot = self.gallery.person(person_id)
+        photos = [p["sha256"] for p in self.gallery.photos(person_id)]
+        self.db.execute("DELETE FROM persons WHERE id = ?", [person_id])
+        self._log(person_id, actor, "removed", {"person": snapshot, "photos": photos})
+
+    def add_photo(self, person_id: int, photo: PhotoRecord, pack_id: str,
+                  model_hashes: dict[str, str], actor: str) -> int:
+        stored_name = photo.sha256 + photo.source.suffix.lower()
+        target = self.gallery.store / stored_name
+        if not target.exists():
+            self.gallery.store.mkdir(exist_ok=True)
+            shutil.copyfile(photo.source, target)
+            self.new_files.append(target)
+        cursor = self.db.execute(
+            "INSERT INTO photos (person_id, sha256, stored_name, original_path, width, height, "
+            "photo_date, face_box, added_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            [person_id, photo.sha256, stored_name, str(photo.source), photo.width, photo.height,
+             photo.photo_date, json.dumps(photo.face.box), utc_now()])
+        photo_id = int(cursor.lastrowid)
+        self.add_embedding(photo_id, photo.face, pack_id, model_hashes)
+        self._log(person_id, actor, "photo added",
+                  {"photo_id": photo_id, "sha256": photo.sha256, "original_path": str(photo.source)})
+        return photo_id
+
+    def add_embedding(self, photo_id: int, face: FaceRecord, pack_id: str,
+                      model_hashes: dict[str, str]) -> None:
+        vector = np.ascontiguousarray(face.vector, dtype=np.float32)
+        self.db.execute(
+            "INSERT OR REPLACE INTO embeddings (photo_id, pack_id, detector_sha256, "
+            "recognizer_sha256, box, landmarks, det_score, quality, dim, vector, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [photo_id, pack_id, model_hashes["detector"], model_hashes["recognizer"],
+             json.dumps(face.box), json.dumps(face.landmarks), face.det_score,
+             json.dumps(face.quality), int(vector.shape[0]), vector.tobytes(), utc_now()])
+
+    def discard_new_files(self) -> None:
+        for path in self.new_files:
+            path.unlink(missing_ok=True)
+
+
+def remove_unreferenced_files(gallery: Gallery, candidates: Iterable[str]) -> None:
+    """Delete store copies no photo row refers to any more (after a person is removed)."""
+    for sha in set(candidates):
+        if not list(gallery.db.query("SELECT 1 FROM photos WHERE sha256 = ?", [sha])):
+            for path in gallery.store.glob(f"{sha}.*"):
+                path.unlink(missing_ok=True)

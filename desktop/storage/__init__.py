@@ -1,0 +1,1 @@
+"""SQLite files (gallery.db, case.db): connections, schema migrations, transactions."""

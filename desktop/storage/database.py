@@ -1,0 +1,81 @@
+"""Opening Homeward's SQLite files: WAL, foreign keys, numbered migrations, transactions.
+
+The connection runs in autocommit mode and every write goes through `transaction()`, an
+explicit BEGIN IMMEDIATE ... COMMIT: an import either lands whole or not at all, and no helper
+can commit half of it behind our back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from desktop.errors import HomewardError
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+class StorageError(HomewardError):
+    """A database file cannot be opened, is not Homeward's, or is newer than this program."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """All statements inside commit together, or none do."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite_utils.Database, migrations: Sequence[Migration], kind: str) -> None:
+    """Bring the schema to len(migrations); each step commits with its version or not at all."""
+    current = schema_version(db)
+    if current > len(migrations):
+        raise StorageError(f"This {kind} was written by a newer Homeward (schema {current}); "
+                           f"this version reads up to schema {len(migrations)}.")
+    for version in range(current + 1, len(migrations) + 1):
+        with transaction(db):
+            migrations[version - 1](db)
+            db.execute(f"PRAGMA user_version = {version}")
+
+
+def open_database(path: Path, migrations: Sequence[Migration], kind: str, *,
+                  application_id: int, create: bool = False) -> sqlite_utils.Database:
+    """Open (or create) a Homeward database of one kind, migrated to the current schema."""
+    path = Path(path)
+    if create and path.exists():
+        raise StorageError(f"{path} already exists; open it instead of creating it.")
+    if not create and not path.is_file():
+        raise StorageError(f"No {kind} at {path}.", "create one first")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        db = sqlite_utils.Database(conn)
+        found = int(db.execute("PRAGMA application_id").fetchone()[0])
+        if not create and found != application_id:
+            raise StorageError(f"{path} is not a Homeward {kind}.",
+                               f"SQLite application_id {found}, expected {application_id}")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.enable_wal()
+        if create:
+            db.execute(f"PRAGMA application_id = {application_id}")
+        migrate(db, migrations, kind)
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"{path} cannot be opened as a {kind}", str(exc)) from exc
+    return db

@@ -1,0 +1,98 @@
+"""gallery.db schema, as numbered migrations (never edit a released step; add one)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+
+GALLERY_APPLICATION_ID = 0x484D4731  # "HMG1": tells a gallery from any other SQLite file
+
+V1 = """
+CREATE TABLE persons (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+    aliases TEXT NOT NULL DEFAULT '[]',
+    sex TEXT CHECK (sex IN ('female', 'male', 'other', 'unknown')),
+    birth_date TEXT,
+    age_min INTEGER,
+    age_max INTEGER,
+    last_seen_date TEXT,
+    last_seen_place TEXT,
+    case_ref TEXT,
+    notes TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX persons_name ON persons (name);
+
+-- A reference photo: the gallery's own copy (content-addressed by SHA-256) and the face in it
+-- that the investigator chose, in upright image pixels. The choice outlives any model pack.
+CREATE TABLE photos (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL,
+    stored_name TEXT NOT NULL,
+    original_path TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    photo_date TEXT,
+    face_box TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    UNIQUE (person_id, sha256)
+);
+CREATE INDEX photos_sha256 ON photos (sha256);
+
+-- One embedding per photo and pack; vectors of different packs are never compared.
+CREATE TABLE embeddings (
+    photo_id INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+    pack_id TEXT NOT NULL,
+    detector_sha256 TEXT NOT NULL,
+    recognizer_sha256 TEXT NOT NULL,
+    box TEXT NOT NULL,
+    landmarks TEXT NOT NULL,
+    det_score REAL NOT NULL,
+    quality TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (photo_id, pack_id)
+);
+CREATE INDEX embeddings_pack ON embeddings (pack_id);
+
+-- Who changed what about a person, when. Append-only: the triggers refuse any rewrite.
+CREATE TABLE person_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    details TEXT NOT NULL
+);
+CREATE INDEX person_history_person ON person_history (person_id);
+CREATE TRIGGER person_history_no_update BEFORE UPDATE ON person_history
+BEGIN SELECT RAISE(ABORT, 'person_history is append-only'); END;
+CREATE TRIGGER person_history_no_delete BEFORE DELETE ON person_history
+BEGIN SELECT RAISE(ABORT, 'person_history is append-only'); END;
+"""
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    for statement in statements(V1):
+        db.execute(statement)
+
+
+def statements(script: str) -> list[str]:
+    """Split a schema script into statements; trigger bodies stay whole."""
+    found, current = [], ""
+    for line in script.splitlines():
+        if line.startswith("--") or not line.strip():
+            continue
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            found.append(current)
+            current = ""
+    return found
+
+
+MIGRATIONS = [_v1]
