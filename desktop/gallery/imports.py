@@ -50,10 +50,8 @@ class ImportReport:
 def _analyse(rows: list[ImportRow], analyze: Analyze,
              report: ImportReport) -> dict[Path, tuple[ImageResult, str]]:
     """Engine results and SHA-256 of every photo the rows name (each photo once)."""
-    wanted = []
-    for row in rows:
-        if row.photo is not None and row.photo not in wanted and row.photo.is_file():
-            wanted.append(row.photo)
+    wanted = list(dict.fromkeys(row.photo for row in rows
+                                if row.photo is not None and row.photo.is_file()))
     found: dict[Path, tuple[ImageResult, str]] = {}
     for result in analyze(wanted):
         path = Path(result.path)
