@@ -6,6 +6,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, fields
+from datetime import date
 
 from desktop.errors import HomewardError
 
@@ -34,6 +35,9 @@ class PersonFields:
     def __post_init__(self) -> None:
         validate(self)
 
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "aliases": list(self.aliases)}
+
     def to_row(self) -> dict[str, object]:
         row = asdict(self)
         row["aliases"] = json.dumps(list(self.aliases), ensure_ascii=False)
@@ -55,6 +59,18 @@ def clean_text(value: str | None, name: str, *, required: bool = False) -> str |
     if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
         raise InvalidField(f"{name} contains control characters.")
     return text
+
+
+def is_date(value: str) -> bool:
+    """A partial or full calendar date that exists (no 30 February)."""
+    if not DATE.match(value):
+        return False
+    if len(value) == 10:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return False
+    return True
 
 
 def parse_age(value: str | int | None, name: str) -> int | None:
@@ -81,7 +97,7 @@ def validate(person: PersonFields) -> None:
     object.__setattr__(person, "sex", sex.lower() if sex else None)
     for name in ("birth_date", "last_seen_date"):
         value = clean_text(getattr(person, name), name)
-        if value is not None and not DATE.match(value):
+        if value is not None and not is_date(value):
             raise InvalidField(f"{name} must be a date as YYYY, YYYY-MM or YYYY-MM-DD, "
                                f"not {value!r}.")
         object.__setattr__(person, name, value)

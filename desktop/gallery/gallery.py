@@ -173,7 +173,7 @@ class _Writer:
             f"INSERT INTO persons ({columns}) VALUES ({', '.join('?' * len(row))})",
             list(row.values()))
         person_id = int(cursor.lastrowid)
-        self._log(person_id, actor, "created", person.to_row())
+        self._log(person_id, actor, "created", person.to_dict())
         return person_id
 
     def edit_person(self, person_id: int, changes: dict[str, object], actor: str) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.errors import HomewardError
-from desktop.gallery.fields import DATE, InvalidField, PersonFields, split_aliases
+from desktop.gallery.fields import InvalidField, PersonFields, is_date, split_aliases
 
 REQUIRED_COLUMNS = ("name", "photo")
 PERSON_COLUMNS = ("aliases", "sex", "birth_date", "age_min", "age_max", "last_seen_date",
@@ -125,7 +125,7 @@ def rows_from_csv(path: Path) -> tuple[list[ImportRow], list[Problem]]:
         except ValueError:
             problems.append(Problem(where, f"face must be a number, not {values['face']!r}"))
             continue
-        if values.get("photo_date") and not DATE.match(values["photo_date"]):
+        if values.get("photo_date") and not is_date(values["photo_date"]):
             problems.append(Problem(where, "photo_date must be YYYY, YYYY-MM or YYYY-MM-DD"))
             continue
         photo = (path.parent / values["photo"]) if values.get("photo") else None

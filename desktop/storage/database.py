@@ -35,7 +35,8 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     try:
         yield db
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.conn.in_transaction:  # SQLite may already have rolled back by itself
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 
@@ -64,18 +65,37 @@ def open_database(path: Path, migrations: Sequence[Migration], kind: str, *,
         raise StorageError(f"{path} already exists; open it instead of creating it.")
     if not create and not path.is_file():
         raise StorageError(f"No {kind} at {path}.", "create one first")
+    conn = None
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=30)
         db = sqlite_utils.Database(conn)
+        # Check what the file is before writing anything to it (even the journal mode).
         found = int(db.execute("PRAGMA application_id").fetchone()[0])
         if not create and found != application_id:
             raise StorageError(f"{path} is not a Homeward {kind}.",
                                f"SQLite application_id {found}, expected {application_id}")
+        if schema_version(db) > len(migrations):
+            raise StorageError(f"This {kind} was written by a newer Homeward (schema "
+                               f"{schema_version(db)}); this version reads up to schema "
+                               f"{len(migrations)}.")
         db.execute("PRAGMA foreign_keys = ON")
         db.enable_wal()
         if create:
             db.execute(f"PRAGMA application_id = {application_id}")
         migrate(db, migrations, kind)
+        return db
     except sqlite3.DatabaseError as exc:
+        _close(conn, path if create else None)
         raise StorageError(f"{path} cannot be opened as a {kind}", str(exc)) from exc
-    return db
+    except BaseException:
+        _close(conn, path if create else None)
+        raise
+
+
+def _close(conn: sqlite3.Connection | None, created: Path | None) -> None:
+    """Release the file (Windows keeps open files locked); remove a half-created one."""
+    if conn is not None:
+        conn.close()
+    if created is not None:
+        for leftover in (created, Path(f"{created}-wal"), Path(f"{created}-shm")):
+            leftover.unlink(missing_ok=True)

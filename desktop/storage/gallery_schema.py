@@ -60,7 +60,8 @@ CREATE TABLE embeddings (
 );
 CREATE INDEX embeddings_pack ON embeddings (pack_id);
 
--- Who changed what about a person, when. Append-only: the triggers refuse any rewrite.
+-- Who changed what about a person, when. Append-only: the triggers refuse any rewrite,
+-- including INSERT OR REPLACE over an existing row (REPLACE skips delete triggers).
 CREATE TABLE person_history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     person_id INTEGER NOT NULL,
@@ -70,6 +71,9 @@ CREATE TABLE person_history (
     details TEXT NOT NULL
 );
 CREATE INDEX person_history_person ON person_history (person_id);
+CREATE TRIGGER person_history_no_replace BEFORE INSERT ON person_history
+WHEN EXISTS (SELECT 1 FROM person_history WHERE seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'person_history is append-only'); END;
 CREATE TRIGGER person_history_no_update BEFORE UPDATE ON person_history
 BEGIN SELECT RAISE(ABORT, 'person_history is append-only'); END;
 CREATE TRIGGER person_history_no_delete BEFORE DELETE ON person_history
