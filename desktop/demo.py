@@ -23,7 +23,7 @@ from PIL import Image
 from desktop.engine.engine import EngineOptions, FaceEngine
 from desktop.engine.pack_store import InstalledPack
 from desktop.engine.verification import primary_face
-from desktop.match.search import top_k
+from desktop.match.persons import rank_persons
 from desktop.media.decode import load_image
 from desktop.scan.analyze import analyze_paths
 from desktop.scan.walk import iter_files
@@ -92,11 +92,12 @@ def run_demo(pack: InstalledPack, workdir: Path, options: EngineOptions,
             say(f"  {shown}: not analysed ({result.error})")
             continue
         probes = np.stack([f.embedding for f in result.faces]) if result.faces else np.zeros((0, 1))
-        best = [c for c in top_k(probes, gallery, k=1) if c.score >= threshold]
+        best = [c for c in rank_persons(probes, gallery, np.arange(len(rows)), top_k=1)
+                if c.score >= threshold]
         say(f"  {shown}: {len(result.faces)} face(s), {len(best)} candidate hit(s)")
         for candidate in best:
             box = [round(float(v)) for v in result.faces[candidate.probe].detection.box]
-            hits.append(DemoHit(str(shown), names[candidate.gallery], candidate.score, box))
+            hits.append(DemoHit(str(shown), names[candidate.person_id], candidate.score, box))
     say(f"Candidate hits (pack {pack.id}, threshold {threshold:.3f}) — each awaits human review:")
     for hit in hits:
         say(f"  {hit.person:<28} score {hit.score:.3f}  {hit.path}  box {hit.box}")

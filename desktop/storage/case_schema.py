@@ -1,0 +1,110 @@
+"""case.db schema, as numbered migrations (never edit a released step; add one).
+
+Files are rows per path; their bytes are `contents` rows keyed by SHA-256, so identical files
+are analysed once and linked to every path. A content's faces are written in the same
+transaction that marks it processed: a scan killed at any moment resumes with nothing lost
+and nothing counted twice.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from desktop.storage.gallery_schema import statements
+
+CASE_APPLICATION_ID = 0x484D4331  # "HMC1"
+
+V1 = """
+CREATE TABLE case_info (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE contents (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    md5 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    format TEXT NOT NULL,
+    status TEXT CHECK (status IN ('ok', 'no_face', 'unsupported', 'corrupt', 'unreadable')),
+    reason TEXT,
+    width INTEGER,
+    height INTEGER,
+    duration_s REAL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    processed_at TEXT
+);
+
+-- Paths are stored as the file system's bytes (any name survives) and as display text.
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    path_bytes BLOB NOT NULL UNIQUE,
+    rel_path TEXT NOT NULL,
+    size INTEGER,
+    mtime REAL,
+    ctime REAL,
+    content_id INTEGER REFERENCES contents (id),
+    status TEXT,
+    reason TEXT,
+    seen_at TEXT NOT NULL
+);
+CREATE INDEX files_content ON files (content_id);
+
+CREATE TABLE tracks (
+    id INTEGER PRIMARY KEY,
+    content_id INTEGER NOT NULL REFERENCES contents (id),
+    first_s REAL NOT NULL,
+    last_s REAL NOT NULL,
+    faces INTEGER NOT NULL,
+    best_face_id INTEGER,
+    embedding BLOB NOT NULL
+);
+
+CREATE TABLE faces (
+    id INTEGER PRIMARY KEY,
+    content_id INTEGER NOT NULL REFERENCES contents (id),
+    frame_index INTEGER,
+    timestamp_s REAL,
+    track_id INTEGER REFERENCES tracks (id),
+    box TEXT NOT NULL,
+    landmarks TEXT NOT NULL,
+    det_score REAL NOT NULL,
+    quality TEXT NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX faces_content ON faces (content_id);
+
+CREATE TABLE scans (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    settings TEXT NOT NULL
+);
+
+-- A candidate: a face (photo) or a track (video) x a gallery person, above the threshold.
+CREATE TABLE hits (
+    id INTEGER PRIMARY KEY,
+    face_id INTEGER NOT NULL REFERENCES faces (id),
+    track_id INTEGER REFERENCES tracks (id),
+    person_id INTEGER NOT NULL,
+    person_name TEXT NOT NULL,
+    score REAL NOT NULL,
+    rank INTEGER NOT NULL,
+    threshold REAL NOT NULL,
+    pack_id TEXT NOT NULL,
+    flags TEXT NOT NULL DEFAULT '[]',
+    scan_id INTEGER NOT NULL REFERENCES scans (id),
+    created_at TEXT NOT NULL,
+    UNIQUE (face_id, person_id)
+);
+"""
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    for statement in statements(V1):
+        db.execute(statement)
+
+
+MIGRATIONS = [_v1]
