@@ -1,40 +1,28 @@
 """Running the face engine over many image files: parallel on CPU, batched on GPU.
 
-On the CPU, N worker processes each own a one-thread engine and take whole images (decode,
-detect, align, embed): measured, two one-thread sessions do twice the work of one two-thread
-session for these small models. On a GPU, one process owns the sessions and batches faces of
-many images, while threads decode the next images.
+On the CPU, worker processes (see workers.py) take whole images: decode, detect, align,
+embed. On a GPU, one process owns the sessions and batches faces of many images, while
+threads decode the next images.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
 from desktop.engine.engine import EngineOptions, FaceEngine
 from desktop.engine.pack_store import InstalledPack
-from desktop.engine.providers import CUDA, choose_providers
 from desktop.engine.types import ImageResult
 from desktop.errors import HomewardError
 from desktop.media.decode import DecodedImage, load_image
+from desktop.scan.workers import default_workers, engine_pool, runs_on_gpu, worker_engine
 
 log = logging.getLogger(__name__)
 
 GPU_IMAGES_PER_BATCH = 16
-
-
-@dataclass(frozen=True)
-class EngineSpec:
-    """What a worker process needs to rebuild an engine (sessions do not pickle)."""
-
-    pack: InstalledPack
-    options: EngineOptions
 
 
 def _decode(path: Path) -> DecodedImage | ImageResult:
@@ -51,14 +39,6 @@ def _result(path: Path, image: DecodedImage, faces) -> ImageResult:
     return ImageResult(path=str(path), width=image.width, height=image.height, faces=faces)
 
 
-_worker_engine: FaceEngine | None = None
-
-
-def _init_worker(spec: EngineSpec) -> None:
-    global _worker_engine
-    _worker_engine = FaceEngine(spec.pack, spec.options)
-
-
 def _analyze_decoded(engine: FaceEngine, path: Path, image: DecodedImage) -> ImageResult:
     try:
         return _result(path, image, engine.analyze([image.bgr])[0])
@@ -72,26 +52,17 @@ def _analyze_one(path: Path) -> ImageResult:
     decoded = _decode(path)
     if isinstance(decoded, ImageResult):
         return decoded
-    assert _worker_engine is not None, "worker started without _init_worker"
-    return _analyze_decoded(_worker_engine, path, decoded)
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
+    return _analyze_decoded(worker_engine(), path, decoded)
 
 
 def analyze_paths(paths: Iterable[Path], pack: InstalledPack, options: EngineOptions,
                   workers: int | None = None) -> Iterator[ImageResult]:
     """ImageResults in input order; unreadable files become results with an error."""
     workers = workers or default_workers()
-    on_gpu = choose_providers(options.provider)[0] == CUDA
-    if on_gpu or workers == 1:
+    if workers == 1 or runs_on_gpu(options):
         yield from _analyze_in_process(paths, FaceEngine(pack, options), workers)
         return
-    spec = EngineSpec(pack, replace(options, threads=1))
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
+    with engine_pool(pack, options, workers) as pool:
         yield from pool.imap(_analyze_one, paths, chunksize=2)
 
 
