@@ -29,9 +29,9 @@ class Entry:
         return self.path_bytes.decode("utf-8", errors="backslashreplace")
 
 
-def walk_source(root: Path) -> Iterator[Entry]:
+def walk_source(root: Path | bytes) -> Iterator[Entry]:
     """Depth-first, sorted by name, so two scans of one source list it the same way."""
-    base = os.fsencode(Path(root))
+    base = os.fsencode(root)
     pending = [b""]
     while pending:
         rel = pending.pop()

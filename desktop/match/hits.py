@@ -1,0 +1,133 @@
+"""Turning a case's faces and video tracks into candidate hits against the gallery.
+
+A photo face is matched by its own embedding; a video track by its template (the mean of its
+best faces), so one person in a long clip is one candidate, shown by its best frame. Hits
+are only ever added (INSERT OR IGNORE on face x person): a re-scan keeps every existing hit
+and whatever was decided about it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import sqlite_utils
+
+from desktop.errors import HomewardError
+from desktop.gallery.gallery import Gallery
+from desktop.match.persons import rank_persons
+from desktop.storage.database import transaction, utc_now
+
+SAME_PERSON_TWICE = "same_person_twice_in_image"
+
+
+@dataclass(frozen=True)
+class GalleryMatrix:
+    """A gallery's embeddings of one pack, with the names to show."""
+
+    person_ids: np.ndarray
+    vectors: np.ndarray
+    names: dict[int, str]
+
+
+@dataclass(frozen=True)
+class Probe:
+    face_id: int
+    track_id: int | None
+    group: tuple[int, int | None]  # (content, frame): faces seen together
+    span: tuple[float, float] | None  # a track's time span, for overlap between tracks
+
+
+def gallery_matrix(gallery: Gallery, pack_id: str, recognizer_sha256: str) -> GalleryMatrix:
+    """The gallery's embeddings of this pack; refused if made by another model file."""
+    models = {r["recognizer_sha256"] for r in gallery.db.query(
+        "SELECT DISTINCT recognizer_sha256 FROM embeddings WHERE pack_id = ?", [pack_id])}
+    if models - {recognizer_sha256}:
+        raise HomewardError(
+            f"The gallery's '{pack_id}' embeddings were made with another model file.",
+            "embeddings of different models are never compared; run `homeward gallery reindex`")
+    person_ids, _, vectors = gallery.embeddings(pack_id)
+    if not len(person_ids):
+        raise HomewardError(f"The gallery has no embeddings for pack '{pack_id}'.",
+                            f"run `homeward gallery reindex --pack {pack_id}` first")
+    names = {p["id"]: p["name"] for p in gallery.persons()}
+    return GalleryMatrix(person_ids, vectors, names)
+
+
+def _vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def load_probes(db: sqlite_utils.Database) -> tuple[list[Probe], np.ndarray]:
+    probes, vectors = [], []
+    for row in db.query("SELECT id, content_id, frame_index, embedding FROM faces "
+                        "WHERE track_id IS NULL ORDER BY id"):
+        probes.append(Probe(row["id"], None, (row["content_id"], row["frame_index"]), None))
+        vectors.append(_vector(row["embedding"]))
+    for row in db.query("SELECT id, content_id, best_face_id, first_s, last_s, embedding "
+                        "FROM tracks ORDER BY id"):
+        probes.append(Probe(row["best_face_id"], row["id"], (row["content_id"], None),
+                            (row["first_s"], row["last_s"])))
+        vectors.append(_vector(row["embedding"]))
+    return probes, (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
+
+
+def _seen_together(a: Probe, b: Probe) -> bool:
+    if a.group != b.group:
+        return False
+    if a.span is None or b.span is None:
+        return True
+    return a.span[0] <= b.span[1] and b.span[0] <= a.span[1]
+
+
+def match_case(db: sqlite_utils.Database, gallery: GalleryMatrix, *, pack_id: str,
+               threshold: float, scan_id: int, top_k: int = 5) -> int:
+    """Add hits for every probe above the threshold; returns how many are new."""
+    probes, vectors = load_probes(db)
+    if len(probes) and len(gallery.vectors) and vectors.shape[1] != gallery.vectors.shape[1]:
+        raise HomewardError("The gallery's embeddings do not fit this case's model pack.",
+                            f"{gallery.vectors.shape[1]}-D gallery, {vectors.shape[1]}-D case")
+    candidates = [c for c in rank_persons(vectors, gallery.vectors, gallery.person_ids, top_k)
+                  if c.score >= threshold]
+    by_group: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for c in candidates:
+        by_group[(c.person_id, probes[c.probe].group[0])].append(c.probe)
+    added = 0
+    now = utc_now()
+    with transaction(db):
+        for c in candidates:
+            probe = probes[c.probe]
+            twins = [o for o in by_group[(c.person_id, probe.group[0])]
+                     if o != c.probe and _seen_together(probe, probes[o])]
+            flags = [SAME_PERSON_TWICE] if twins else []
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO hits (face_id, track_id, person_id, person_name, score, "
+                "rank, threshold, pack_id, flags, scan_id, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [probe.face_id, probe.track_id, c.person_id, gallery.names[c.person_id],
+                 c.score, c.rank, threshold, pack_id, json.dumps(flags), scan_id, now])
+            added += cursor.rowcount
+    return added
+
+
+def list_hits(db: sqlite_utils.Database) -> list[dict]:
+    """Every hit with the evidence to find it again: paths, hashes, frame, time, box."""
+    rows = list(db.query(
+        "SELECT h.id AS hit_id, h.person_id, h.person_name, h.score, h.rank, h.threshold, "
+        "h.pack_id, h.flags, h.track_id, f.frame_index AS frame, f.timestamp_s AS timestamp, "
+        "f.box, c.id AS content_id, c.sha256, c.md5, c.kind FROM hits h "
+        "JOIN faces f ON f.id = h.face_id JOIN contents c ON c.id = f.content_id "
+        "ORDER BY h.score DESC, h.id"))
+    paths: dict[int, list[str]] = defaultdict(list)
+    for row in db.query("SELECT content_id, rel_path FROM files WHERE content_id IS NOT NULL "
+                        "ORDER BY id"):
+        paths[row["content_id"]].append(row["rel_path"])
+    for row in rows:
+        row["box"] = json.loads(row["box"])
+        row["flags"] = json.loads(row["flags"])
+        row["paths"] = paths[row.pop("content_id")]
+        row["path"] = row["paths"][0] if row["paths"] else None
+        row["status"] = "pending"  # until a reviewer decides (review room)
+    return rows

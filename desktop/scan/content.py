@@ -1,0 +1,142 @@
+"""What one worker does with one file: hash and sniff it, then find and embed its faces.
+
+Runs inside engine workers (or in-process on a GPU); returns plain dataclasses and never
+raises for a bad file: its problem becomes a status and a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from itertools import islice
+
+import numpy as np
+
+from desktop.engine.types import Face
+from desktop.errors import HomewardError
+from desktop.hashing import file_digests
+from desktop.media.decode import load_image
+from desktop.media.metadata import image_metadata
+from desktop.media.sniff import sniff
+from desktop.media.video import probe_video, sample_frames
+from desktop.scan.tracks import FrameFaces, Tracker
+from desktop.scan.workers import worker_engine
+
+log = logging.getLogger(__name__)
+
+FRAMES_PER_BATCH = 8  # frames whose faces share one recognizer batch
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    path: bytes
+    sha256: str = ""
+    md5: str = ""
+    size: int = 0
+    kind: str = ""
+    format: str = ""
+    error: str | None = None
+
+
+def fingerprint(path: bytes) -> Fingerprint:
+    """SHA-256 and MD5 in one read, and the type by content, not by extension."""
+    try:
+        digests = file_digests(os.fsdecode(path), "sha256", "md5")
+        media = sniff(os.fsdecode(path))
+        return Fingerprint(path, digests["sha256"], digests["md5"], os.path.getsize(path),
+                           media.kind, media.format)
+    except (OSError, HomewardError) as exc:
+        reason = exc.message if isinstance(exc, HomewardError) else (exc.strerror or str(exc))
+        return Fingerprint(path, error=f"cannot be read: {reason}")
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    face: Face
+    frame_index: int | None = None
+    timestamp_s: float | None = None
+    track: int | None = None  # index into ContentOutcome.tracks
+
+
+@dataclass(frozen=True)
+class FoundTrack:
+    first_s: float
+    last_s: float
+    faces: int
+    best_face: int  # index into ContentOutcome.faces
+    embedding: np.ndarray
+
+
+@dataclass
+class ContentOutcome:
+    content_id: int
+    status: str
+    reason: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    metadata: dict = field(default_factory=dict)
+    faces: list[FoundFace] = field(default_factory=list)
+    tracks: list[FoundTrack] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ContentTask:
+    content_id: int
+    path: bytes
+    kind: str
+    fps: float
+    track_similarity: float
+
+
+def analyse_content(task: ContentTask) -> ContentOutcome:
+    try:
+        if task.kind == "image":
+            return _image(task)
+        if task.kind == "video":
+            return _video(task)
+        return ContentOutcome(task.content_id, "unsupported", "not an image or a video")
+    except HomewardError as exc:
+        status = "unsupported" if "not a recognised" in exc.message else "corrupt"
+        return ContentOutcome(task.content_id, status, exc.message)
+    except MemoryError:
+        return ContentOutcome(task.content_id, "corrupt", "too large to decode in memory")
+    except Exception as exc:
+        log.exception("analysis failed for %r", task.path)
+        return ContentOutcome(task.content_id, "corrupt", f"analysis failed: {exc!r}")
+
+
+def _image(task: ContentTask) -> ContentOutcome:
+    path = os.fsdecode(task.path)
+    image = load_image(path)
+    faces = worker_engine().analyze([image.bgr])[0]
+    return ContentOutcome(task.content_id, "ok" if faces else "no_face", None, image.width,
+                          image.height, None, image_metadata(path),
+                          [FoundFace(face) for face in faces])
+
+
+def _video(task: ContentTask) -> ContentOutcome:
+    path = os.fsdecode(task.path)
+    info = probe_video(path)
+    engine = worker_engine()
+    tracker = Tracker(min_similarity=task.track_similarity)
+    found: list[FoundFace] = []
+    frames = sample_frames(path, fps=task.fps)
+    while batch := list(islice(frames, FRAMES_PER_BATCH)):
+        for frame, faces in zip(batch, engine.analyze([f.bgr for f in batch]), strict=True):
+            tracker.update(FrameFaces(frame.index, frame.timestamp_s, faces))
+            found.extend(FoundFace(face, frame.index, frame.timestamp_s) for face in faces)
+    tracks = tracker.finish()
+    position = {id(f.face): i for i, f in enumerate(found)}
+    outcome_tracks = []
+    for number, track in enumerate(tracks):
+        for _, _, face in track.members:
+            i = position[id(face)]
+            found[i] = FoundFace(face, found[i].frame_index, found[i].timestamp_s, number)
+        best_face = position[id(track.best(1)[0][2])]
+        outcome_tracks.append(FoundTrack(track.members[0][1], track.members[-1][1],
+                                         len(track.members), best_face, track.embedding()))
+    metadata = {"codec": info.codec, "fps": info.fps, "frames": info.frame_count}
+    return ContentOutcome(task.content_id, "ok" if found else "no_face", None, info.width,
+                          info.height, info.duration_s, metadata, found, outcome_tracks)

@@ -1,0 +1,236 @@
+"""The scan job: inventory the source, fingerprint new files, analyse each new content once,
+match against the gallery. Resumable at any moment: every result is committed as it arrives,
+and a re-run only does what no earlier run committed.
+
+The main process is the only database writer; worker processes return plain dataclasses.
+Progress goes to a plain callback (terminal or GUI alike); cancel is a threading.Event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from desktop.engine.engine import EngineOptions, FaceEngine
+from desktop.engine.pack_store import InstalledPack
+from desktop.errors import Cancelled
+from desktop.gallery.gallery import Gallery
+from desktop.match.hits import gallery_matrix, match_case
+from desktop.scan.case import Case, CaseError
+from desktop.scan.content import (
+    ContentOutcome,
+    ContentTask,
+    Fingerprint,
+    analyse_content,
+    fingerprint,
+)
+from desktop.scan.inventory import Entry, walk_source
+from desktop.scan.workers import default_workers, engine_pool, runs_on_gpu, use_engine
+from desktop.storage.database import transaction, utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str  # "listing", "hashing", "analysing", "matching", "done"
+    done: int
+    total: int
+    faces: int
+    rate: float  # items per second in this stage
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    scan_id: int
+    files: int
+    new_contents: int
+    faces: int
+    new_hits: int
+    status_counts: dict[str, int]
+    seconds: float
+
+
+class _Meter:
+    def __init__(self, stage: str, total: int, report: Callable[[Progress], None]) -> None:
+        self.stage, self.total, self.report = stage, total, report
+        self.start = time.perf_counter()
+        self.done = self.faces = 0
+        self.last = 0.0
+
+    def tick(self, faces: int = 0, force: bool = False) -> None:
+        self.done += 1
+        self.faces += faces
+        now = time.perf_counter()
+        if force or now - self.last > 0.25 or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.start, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else None
+            self.report(Progress(self.stage, self.done, self.total, self.faces, rate, eta))
+
+
+class ScanJob:
+    def __init__(self, case: Case, pack: InstalledPack, gallery: Gallery, *,
+                 options: EngineOptions | None = None, workers: int | None = None,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.case, self.pack, self.gallery = case, pack, gallery
+        self.options = options or EngineOptions()
+        self.workers = workers or default_workers()
+        self.report = on_progress or (lambda _p: None)
+        self.cancel = cancel or threading.Event()
+        info = case.info
+        if info.pack_id != pack.id or info.model_hashes != pack.manifest.model_hashes:
+            raise CaseError(f"This case was scanned with pack '{info.pack_id}'; "
+                            f"it cannot be continued with '{pack.id}'.")
+        self.info = info
+        self.root = os.fsencode(info.source_root)
+
+    def run(self) -> ScanSummary:
+        started = time.perf_counter()
+        matrix = gallery_matrix(self.gallery, self.pack.id, self.pack.manifest.model_hashes[
+            "recognizer"])  # fail before any work if the gallery cannot be used
+        scan_id = self.case.start_scan({"workers": self.workers, "fps": self.info.fps,
+                                        "provider": self.options.provider})
+        status = "cancelled"
+        try:
+            with self._executor() as run_many:
+                files = self._inventory(run_many)
+                new_contents = self._analyse(run_many)
+            self.report(Progress("matching", 0, 1, 0, 0.0, None))
+            new_hits = match_case(self.case.db, matrix, pack_id=self.pack.id,
+                                  threshold=self.info.match_threshold, scan_id=scan_id)
+            status = "finished"
+        finally:
+            self.case.finish_scan(scan_id, status)
+        counts = {r["status"] or "pending": r["n"] for r in self.case.db.query(
+            "SELECT status, COUNT(*) AS n FROM files GROUP BY status")}
+        faces = next(self.case.db.query("SELECT COUNT(*) AS n FROM faces"))["n"]
+        self.report(Progress("done", 1, 1, faces, 0.0, 0.0))
+        return ScanSummary(scan_id, files, new_contents, faces, new_hits, counts,
+                           time.perf_counter() - started)
+
+    @contextmanager
+    def _executor(self) -> Iterator[Callable]:
+        """`run_many(function, items)`: a worker pool on the CPU, this process on a GPU."""
+        if self.workers == 1 or runs_on_gpu(self.options):
+            use_engine(FaceEngine(self.pack, self.options))
+            yield map
+            return
+        pool = engine_pool(self.pack, self.options, self.workers)
+        try:
+            yield lambda function, items: pool.imap_unordered(function, items, chunksize=1)
+        finally:
+            pool.terminate()  # on cancel or error, queued work is dropped, not awaited
+            pool.join()
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("Scan cancelled; run it again to continue where it stopped.")
+
+    # --- stage 1: what is in the source -----------------------------------------------------
+
+    def _inventory(self, run_many) -> int:
+        db = self.case.db
+        known = {bytes(r["path_bytes"]): (r["size"], r["mtime"], r["content_id"])
+                 for r in db.query("SELECT path_bytes, size, mtime, content_id FROM files")}
+        entries = list(walk_source(self.root))
+        todo: list[Entry] = []
+        with transaction(db):
+            for entry in entries:
+                previous = known.get(entry.path_bytes)
+                if entry.problem:
+                    self._upsert_file(entry, None, entry.status, entry.problem)
+                elif previous is None or previous[2] is None or previous[:2] != (entry.size,
+                                                                                  entry.mtime):
+                    todo.append(entry)
+        meter = _Meter("hashing", len(todo), self.report)
+        by_path = {e.path_bytes: e for e in todo}
+        for result in run_many(fingerprint, [os.path.join(self.root, e.path_bytes) for e in todo]):
+            self._check_cancel()
+            entry = by_path[os.path.relpath(result.path, self.root)]
+            with transaction(db):
+                self._record_fingerprint(entry, result)
+            meter.tick()
+        return len(entries)
+
+    def _upsert_file(self, entry: Entry, content_id: int | None, status: str | None,
+                     reason: str | None) -> None:
+        self.case.db.execute(
+            "INSERT INTO files (path_bytes, rel_path, size, mtime, ctime, content_id, status, "
+            "reason, seen_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (path_bytes) DO UPDATE SET "
+            "size = excluded.size, mtime = excluded.mtime, ctime = excluded.ctime, "
+            "content_id = excluded.content_id, status = excluded.status, "
+            "reason = excluded.reason, seen_at = excluded.seen_at",
+            [entry.path_bytes, entry.rel_path, entry.size, entry.mtime, entry.ctime, content_id,
+             status, reason, utc_now()])
+
+    def _record_fingerprint(self, entry: Entry, result: Fingerprint) -> None:
+        if result.error:
+            self._upsert_file(entry, None, "unreadable", result.error)
+            return
+        db = self.case.db
+        db.execute("INSERT OR IGNORE INTO contents (sha256, md5, size, kind, format) "
+                   "VALUES (?,?,?,?,?)",
+                   [result.sha256, result.md5, result.size, result.kind, result.format])
+        content = next(db.query("SELECT id, status, reason FROM contents WHERE sha256 = ?",
+                                [result.sha256]))
+        self._upsert_file(entry, content["id"], content["status"], content["reason"])
+
+    # --- stage 2: faces of every content not analysed yet -----------------------------------
+
+    def _analyse(self, run_many) -> int:
+        db = self.case.db
+        tasks = [ContentTask(r["id"], os.path.join(self.root, bytes(r["path_bytes"])), r["kind"],
+                             self.info.fps, self.info.match_threshold)
+                 for r in db.query(
+                     "SELECT c.id, c.kind, (SELECT path_bytes FROM files f WHERE f.content_id = "
+                     "c.id ORDER BY f.id LIMIT 1) AS path_bytes FROM contents c "
+                     "WHERE c.processed_at IS NULL ORDER BY c.id")]
+        meter = _Meter("analysing", len(tasks), self.report)
+        for outcome in run_many(analyse_content, tasks):
+            self._check_cancel()
+            with transaction(db):
+                self._record_outcome(outcome)
+            meter.tick(len(outcome.faces))
+        return len(tasks)
+
+    def _record_outcome(self, outcome: ContentOutcome) -> None:
+        db = self.case.db
+        track_ids = []
+        for track in outcome.tracks:
+            cursor = db.execute(
+                "INSERT INTO tracks (content_id, first_s, last_s, faces, embedding) "
+                "VALUES (?,?,?,?,?)", [outcome.content_id, track.first_s, track.last_s,
+                                       track.faces, track.embedding.astype("float32").tobytes()])
+            track_ids.append(int(cursor.lastrowid))
+        face_ids = []
+        for found in outcome.faces:
+            face = found.face.to_dict()
+            cursor = db.execute(
+                "INSERT INTO faces (content_id, frame_index, timestamp_s, track_id, box, "
+                "landmarks, det_score, quality, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
+                [outcome.content_id, found.frame_index, found.timestamp_s,
+                 None if found.track is None else track_ids[found.track],
+                 json.dumps(face["box"]), json.dumps(face["landmarks"]), face["det_score"],
+                 json.dumps(face["quality"]),
+                 found.face.embedding.astype("float32").tobytes()])
+            face_ids.append(int(cursor.lastrowid))
+        for track_id, track in zip(track_ids, outcome.tracks, strict=True):
+            db.execute("UPDATE tracks SET best_face_id = ? WHERE id = ?",
+                       [face_ids[track.best_face], track_id])
+        db.execute(
+            "UPDATE contents SET status = ?, reason = ?, width = ?, height = ?, duration_s = ?, "
+            "metadata = ?, processed_at = ? WHERE id = ?",
+            [outcome.status, outcome.reason, outcome.width, outcome.height, outcome.duration_s,
+             json.dumps(outcome.metadata, default=str), utc_now(), outcome.content_id])
+        db.execute("UPDATE files SET status = ?, reason = ? WHERE content_id = ?",
+                   [outcome.status, outcome.reason, outcome.content_id])
+
