@@ -1,0 +1,130 @@
+"""Scan throughput: `homeward scan` against a naive single-process loop, same files, same pack.
+
+    .venv/bin/python bench/scan.py [--files 5000] [--pack shared_s] [--workers N]
+The seized folder is generated from ../shared/facedata photos; each copy gets a unique
+trailer after its JPEG end marker, so every file is distinct (no deduplication advantage)
+yet decodes to the same pixels. The naive loop reads, decodes, detects, embeds and compares
+one image at a time, first as insightface documents it (the baseline), then on Homeward's
+own engine (to isolate what parallel workers add); the scan also hashes (SHA-256 + MD5) and
+records every file in case.db.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+
+def generate(root: Path, count: int) -> list[Path]:
+    photos = sorted(p for p in (SHARED / "facedata").rglob("*.jpg"))
+    written = []
+    for n in range(count):
+        source = photos[n % len(photos)]
+        target = root / f"dir{n // 500:03d}" / f"IMG_{n:06d}.jpg"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes() + f"homeward-bench-{n}".encode())
+        written.append(target)
+    return written
+
+
+def naive_insightface(paths: list[Path], pack, gallery_vectors: np.ndarray,
+                      person_ids: np.ndarray) -> float:
+    """The straightforward loop: cv2.imread, insightface's SCRFD.detect + ArcFaceONNX.get."""
+    from reference import InsightfaceReference
+
+    from desktop.match.persons import rank_persons
+
+    reference = InsightfaceReference(pack.path(pack.manifest.detector),
+                                     pack.path(pack.manifest.recognizer))
+    start = time.perf_counter()
+    for path in paths:
+        _, faces = reference.analyze_path(path)
+        if faces:
+            rank_persons(np.stack([f.embedding for f in faces]), gallery_vectors, person_ids)
+    return time.perf_counter() - start
+
+
+def naive_homeward(paths: list[Path], pack, gallery_vectors: np.ndarray,
+                   person_ids: np.ndarray) -> float:
+    """The same loop on Homeward's own engine, one process: isolates the scan's parallelism."""
+    from desktop.engine.engine import EngineOptions, FaceEngine
+    from desktop.errors import HomewardError
+    from desktop.match.persons import rank_persons
+    from desktop.media.decode import load_image
+
+    engine = FaceEngine(pack, EngineOptions())
+    start = time.perf_counter()
+    for path in paths:
+        try:
+            faces = engine.analyze([load_image(path).bgr])[0]
+        except HomewardError:  # as the scan: skip what cannot be read
+            continue
+        if faces:
+            rank_persons(np.stack([f.embedding for f in faces]), gallery_vectors, person_ids)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--pack", default="shared_s")
+    parser.add_argument("--workers", type=int)
+    args = parser.parse_args()
+    os.environ.setdefault("HOMEWARD_DATA_DIR", tempfile.mkdtemp(prefix="homeward-bench-"))
+
+    from engine import shared_pack
+
+    from desktop.engine.engine import EngineOptions
+    from desktop.engine.providers import runtime_report
+    from desktop.gallery.fields import PersonFields
+    from desktop.gallery.gallery import Gallery
+    from desktop.gallery.imports import PackInfo, import_rows
+    from desktop.gallery.sources import ImportRow
+    from desktop.scan.analyze import analyze_paths
+    from desktop.scan.case import Case, CaseInfo
+    from desktop.scan.job import ScanJob
+
+    pack = shared_pack(args.pack)
+    with tempfile.TemporaryDirectory(prefix="homeward-scan-bench-") as tmp:
+        work = Path(tmp)
+        paths = generate(work / "source", args.files)
+        gallery = Gallery.create(work / "gallery.db")
+        people = sorted((SHARED / "facedata" / "face_recognition").iterdir())
+        rows = [ImportRow(p.name, PersonFields(name=p.name), sorted(p.glob("*.jpg"))[0])
+                for p in people if p.name != "_multi" and list(p.glob("*.jpg"))]
+        import_rows(gallery, rows, lambda ps: analyze_paths(ps, pack, EngineOptions()),
+                    PackInfo(pack.id, pack.manifest.model_hashes), "bench")
+        person_ids, _, vectors = gallery.embeddings(pack.id)
+        print(f"{len(paths)} files, gallery {len(set(person_ids))} persons, pack {pack.id}, "
+              f"cores {os.cpu_count()}; {runtime_report().lines()[-1]}")
+        baselines = [("naive loop, homeward engine", naive_homeward(paths, pack, vectors,
+                                                                    person_ids))]
+        if pack.manifest.detector.family == "scrfd":
+            baselines.insert(0, ("naive loop, insightface", naive_insightface(
+                paths, pack, vectors, person_ids)))
+        case = Case.create(work / "case", CaseInfo(
+            "bench", "bench", str(work / "source"), str(work / "gallery.db"), pack.id,
+            pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, ""))
+        start = time.perf_counter()
+        summary = ScanJob(case, pack, gallery, workers=args.workers).run()
+        scan_s = time.perf_counter() - start
+    print(f"{'path (one process unless said)':<36}{'seconds':>9}{'files/s':>9}{'scan is':>9}")
+    for name, seconds in baselines:
+        print(f"{name:<36}{seconds:>9.1f}{len(paths) / seconds:>9.1f}{seconds / scan_s:>8.2f}x")
+    print(f"{'homeward scan (+hashing, case.db)':<36}{scan_s:>9.1f}{len(paths) / scan_s:>9.1f}")
+    print(f"scan found {summary.faces} faces, {summary.new_hits} hits")
+
+
+if __name__ == "__main__":
+    main()
