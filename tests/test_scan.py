@@ -72,6 +72,13 @@ def build_seized(root: Path) -> dict[str, str]:
     odd = os.fsencode(root / "Downloads") + b"/caf\xe9-latin1.jpg"  # not UTF-8
     shutil.copyfile(root / "DCIM" / "Josep_0.jpg", odd)
     os.symlink(root, root / "Downloads" / "loop")
+    # One person twice in one picture: both hits must carry a flag.
+    left, right = (Image.open(FACEDATA / FR / "Barack_Obama" / name).convert("RGB").resize((400, 400))
+                   for name in ("obama2.jpg", "obama3.jpg"))
+    pair = Image.new("RGB", (820, 400), "white")
+    pair.paste(left, (0, 0))
+    pair.paste(right, (420, 0))
+    pair.save(root / "Downloads" / "two_of_them.jpg")
     deep = root / "deep" / ("d" * 200) / ("e" * 200)
     deep.mkdir(parents=True)
     shutil.copyfile(root / "DCIM" / "Paul__0.jpg", deep / "long.jpg")
@@ -143,11 +150,19 @@ def test_scan_identifies_gallery_people_and_leaves_strangers_alone(seized):
           f"{false_hits} false hits on {len(expected) - len(should)} strangers")
     assert found >= 0.9 * len(should)
     assert wrong == 0 and false_hits <= 1
+    twice = [h for h in hits if h["path"] == "Downloads/two_of_them.jpg" and h["rank"] == 1]
+    assert len(twice) == 2 and all(h["person_name"] == "Barack_Obama" for h in twice)
+    assert all(h["flags"] == ["same_person_twice_in_image"] for h in twice)
+    assert not [h for h in hits if h["flags"] and h["path"] != "Downloads/two_of_them.jpg"]
     # The video: one track for Bob Menendez, with frame and time, not one hit per frame.
     video_hits = [h for h in hits if h["path"] == "Movies/clip.mp4"]
     assert [h["person_name"] for h in video_hits if h["rank"] == 1] == ["Bob_Menendez"]
     assert video_hits[0]["frame"] is not None and video_hits[0]["timestamp"] is not None
     assert not [h for h in hits if h["path"] == "Movies/crowd.dat" and h["score"] > 0.5]
+    # Each hit has its face crop and context thumbnail in the case folder, as JPEG.
+    for hit in hits:
+        for folder, name in (("crops", hit["crop"]), ("thumbs", hit["thumbnail"])):
+            assert (base / "case" / folder / name).read_bytes()[:2] == b"\xff\xd8", hit
     # Every file is recorded with its status and reason; nothing stopped the scan.
     files = {r["rel_path"]: r for r in case.db.query("SELECT * FROM files")}
     assert files["DCIM/broken.jpg"]["status"] == "corrupt"

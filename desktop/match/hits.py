@@ -117,7 +117,7 @@ def list_hits(db: sqlite_utils.Database) -> list[dict]:
     rows = list(db.query(
         "SELECT h.id AS hit_id, h.person_id, h.person_name, h.score, h.rank, h.threshold, "
         "h.pack_id, h.flags, h.track_id, f.frame_index AS frame, f.timestamp_s AS timestamp, "
-        "f.box, c.id AS content_id, c.sha256, c.md5, c.kind FROM hits h "
+        "f.box, f.crop, f.thumbnail, c.id AS content_id, c.sha256, c.md5, c.kind FROM hits h "
         "JOIN faces f ON f.id = h.face_id JOIN contents c ON c.id = f.content_id "
         "ORDER BY h.score DESC, h.id"))
     paths: dict[int, list[str]] = defaultdict(list)

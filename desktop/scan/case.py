@@ -44,6 +44,7 @@ class Case:
             raise CaseError(f"{folder} already holds a case; open it instead.")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "crops").mkdir(exist_ok=True)
+        (folder / "thumbs").mkdir(exist_ok=True)
         db = open_database(folder / DB_NAME, MIGRATIONS, "case",
                            application_id=CASE_APPLICATION_ID, create=True)
         with transaction(db):

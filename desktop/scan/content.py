@@ -6,10 +6,12 @@ raises for a bad file: its problem becomes a status and a reason.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from desktop.media.decode import load_image
 from desktop.media.metadata import image_metadata
 from desktop.media.sniff import sniff
 from desktop.media.video import probe_video, sample_frames
+from desktop.scan.derived import save_crop, save_thumbnail
 from desktop.scan.tracks import FrameFaces, Tracker
 from desktop.scan.workers import worker_engine
 
@@ -57,6 +60,8 @@ class FoundFace:
     frame_index: int | None = None
     timestamp_s: float | None = None
     track: int | None = None  # index into ContentOutcome.tracks
+    crop: str | None = None  # file names in the case's crops/ and thumbs/
+    thumbnail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,10 +89,12 @@ class ContentOutcome:
 @dataclass(frozen=True)
 class ContentTask:
     content_id: int
+    sha256: str
     path: bytes
     kind: str
     fps: float
     track_similarity: float
+    case_folder: Path
 
 
 def analyse_content(task: ContentTask) -> ContentOutcome:
@@ -111,9 +118,12 @@ def _image(task: ContentTask) -> ContentOutcome:
     path = os.fsdecode(task.path)
     image = load_image(path)
     faces = worker_engine().analyze([image.bgr])[0]
+    thumbnail = save_thumbnail(task.case_folder, task.sha256, image.bgr) if faces else None
+    found = [FoundFace(face, crop=save_crop(task.case_folder, f"{task.sha256}_{n}", image.bgr,
+                                            face.detection.box), thumbnail=thumbnail)
+             for n, face in enumerate(faces)]
     return ContentOutcome(task.content_id, "ok" if faces else "no_face", None, image.width,
-                          image.height, None, image_metadata(path),
-                          [FoundFace(face) for face in faces])
+                          image.height, None, image_metadata(path), found)
 
 
 def _video(task: ContentTask) -> ContentOutcome:
@@ -126,14 +136,21 @@ def _video(task: ContentTask) -> ContentOutcome:
     while batch := list(islice(frames, FRAMES_PER_BATCH)):
         for frame, faces in zip(batch, engine.analyze([f.bgr for f in batch]), strict=True):
             tracker.update(FrameFaces(frame.index, frame.timestamp_s, faces))
-            found.extend(FoundFace(face, frame.index, frame.timestamp_s) for face in faces)
+            name = f"{task.sha256}_f{frame.index}"
+            # Every sampled face keeps its crop and frame: a reviewer may need any of them.
+            thumbnail = save_thumbnail(task.case_folder, name, frame.bgr) if faces else None
+            found.extend(FoundFace(face, frame.index, frame.timestamp_s,
+                                   crop=save_crop(task.case_folder, f"{name}_{n}", frame.bgr,
+                                                  face.detection.box),
+                                   thumbnail=thumbnail)
+                         for n, face in enumerate(faces))
     tracks = tracker.finish()
     position = {id(f.face): i for i, f in enumerate(found)}
     outcome_tracks = []
     for number, track in enumerate(tracks):
         for _, _, face in track.members:
             i = position[id(face)]
-            found[i] = FoundFace(face, found[i].frame_index, found[i].timestamp_s, number)
+            found[i] = dataclasses.replace(found[i], track=number)
         best_face = position[id(track.best(1)[0][2])]
         outcome_tracks.append(FoundTrack(track.members[0][1], track.members[-1][1],
                                          len(track.members), best_face, track.embedding()))

@@ -80,12 +80,14 @@ class ScanJob:
     def __init__(self, case: Case, pack: InstalledPack, gallery: Gallery, *,
                  options: EngineOptions | None = None, workers: int | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None,
+                 pause: threading.Event | None = None) -> None:
         self.case, self.pack, self.gallery = case, pack, gallery
         self.options = options or EngineOptions()
         self.workers = workers or default_workers()
         self.report = on_progress or (lambda _p: None)
         self.cancel = cancel or threading.Event()
+        self.pause = pause or threading.Event()  # set: no new work is handed to workers
         info = case.info
         if info.pack_id != pack.id or info.model_hashes != pack.manifest.model_hashes:
             raise CaseError(f"This case was scanned with pack '{info.pack_id}'; "
@@ -103,7 +105,9 @@ class ScanJob:
         try:
             with self._executor() as run_many:
                 files = self._inventory(run_many)
+                self._check_cancel()
                 new_contents = self._analyse(run_many)
+                self._check_cancel()
             self.report(Progress("matching", 0, 1, 0, 0.0, None))
             new_hits = match_case(self.case.db, matrix, pack_id=self.pack.id,
                                   threshold=self.info.match_threshold, scan_id=scan_id)
@@ -131,6 +135,15 @@ class ScanJob:
             pool.terminate()  # on cancel or error, queued work is dropped, not awaited
             pool.join()
 
+    def _gate(self, items: list) -> Iterator:
+        """Hand items out one by one, holding back while paused (work in flight finishes)."""
+        for item in items:
+            while self.pause.is_set() and not self.cancel.is_set():
+                time.sleep(0.1)
+            if self.cancel.is_set():
+                return
+            yield item
+
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
             raise Cancelled("Scan cancelled; run it again to continue where it stopped.")
@@ -153,7 +166,8 @@ class ScanJob:
                     todo.append(entry)
         meter = _Meter("hashing", len(todo), self.report)
         by_path = {e.path_bytes: e for e in todo}
-        for result in run_many(fingerprint, [os.path.join(self.root, e.path_bytes) for e in todo]):
+        paths = [os.path.join(self.root, e.path_bytes) for e in todo]
+        for result in run_many(fingerprint, self._gate(paths)):
             self._check_cancel()
             entry = by_path[os.path.relpath(result.path, self.root)]
             with transaction(db):
@@ -188,14 +202,14 @@ class ScanJob:
 
     def _analyse(self, run_many) -> int:
         db = self.case.db
-        tasks = [ContentTask(r["id"], os.path.join(self.root, bytes(r["path_bytes"])), r["kind"],
-                             self.info.fps, self.info.match_threshold)
+        tasks = [ContentTask(r["id"], r["sha256"], os.path.join(self.root, bytes(r["path_bytes"])),
+                             r["kind"], self.info.fps, self.info.match_threshold, self.case.folder)
                  for r in db.query(
-                     "SELECT c.id, c.kind, (SELECT path_bytes FROM files f WHERE f.content_id = "
+                     "SELECT c.id, c.sha256, c.kind, (SELECT path_bytes FROM files f WHERE f.content_id = "
                      "c.id ORDER BY f.id LIMIT 1) AS path_bytes FROM contents c "
                      "WHERE c.processed_at IS NULL ORDER BY c.id")]
         meter = _Meter("analysing", len(tasks), self.report)
-        for outcome in run_many(analyse_content, tasks):
+        for outcome in run_many(analyse_content, self._gate(tasks)):
             self._check_cancel()
             with transaction(db):
                 self._record_outcome(outcome)
@@ -216,12 +230,13 @@ class ScanJob:
             face = found.face.to_dict()
             cursor = db.execute(
                 "INSERT INTO faces (content_id, frame_index, timestamp_s, track_id, box, "
-                "landmarks, det_score, quality, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
+                "landmarks, det_score, quality, embedding, crop, thumbnail) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [outcome.content_id, found.frame_index, found.timestamp_s,
                  None if found.track is None else track_ids[found.track],
                  json.dumps(face["box"]), json.dumps(face["landmarks"]), face["det_score"],
                  json.dumps(face["quality"]),
-                 found.face.embedding.astype("float32").tobytes()])
+                 found.face.embedding.astype("float32").tobytes(), found.crop, found.thumbnail])
             face_ids.append(int(cursor.lastrowid))
         for track_id, track in zip(track_ids, outcome.tracks, strict=True):
             db.execute("UPDATE tracks SET best_face_id = ? WHERE id = ?",

@@ -71,7 +71,9 @@ CREATE TABLE faces (
     landmarks TEXT NOT NULL,
     det_score REAL NOT NULL,
     quality TEXT NOT NULL,
-    embedding BLOB NOT NULL
+    embedding BLOB NOT NULL,
+    crop TEXT,  -- file name in crops/
+    thumbnail TEXT  -- file name in thumbs/: the image or frame it was found in
 );
 CREATE INDEX faces_content ON faces (content_id);
 

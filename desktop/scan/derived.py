@@ -1,0 +1,54 @@
+"""Derived evidence files of a case: a crop of each face and a thumbnail of its context.
+
+Written by the workers into the case folder (never beside the source), named by the
+content's SHA-256, so a resumed scan rewrites the same names instead of adding copies.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+CROP_MARGIN = 0.3  # share of the face box added on each side: hair, ears, context
+CROP_MAX = 256
+THUMB_MAX = 640
+JPEG = [cv2.IMWRITE_JPEG_QUALITY, 90]
+
+
+def _write(path: Path, image: np.ndarray) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(".jpg", image, JPEG)
+    if not ok:
+        raise ValueError(f"cannot encode {path.name}")
+    temporary = path.with_suffix(".part")
+    temporary.write_bytes(data.tobytes())
+    os.replace(temporary, path)  # a killed worker never leaves half a JPEG under the name
+    return path.name
+
+
+def _fit(image: np.ndarray, longest: int) -> np.ndarray:
+    scale = longest / max(image.shape[:2])
+    if scale >= 1:
+        return image
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
+def save_crop(case_folder: Path, name: str, image: np.ndarray, box: np.ndarray) -> str:
+    """The face with a margin, at most CROP_MAX pixels; returns the file name in crops/."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    height, width = image.shape[:2]
+    left, top = max(0, int(x1 - mx)), max(0, int(y1 - my))
+    right, bottom = min(width, int(x2 + mx) + 1), min(height, int(y2 + my) + 1)
+    crop = image[top:bottom, left:right]
+    if crop.size == 0:
+        crop = image
+    return _write(case_folder / "crops" / f"{name}.jpg", _fit(crop, CROP_MAX))
+
+
+def save_thumbnail(case_folder: Path, name: str, image: np.ndarray) -> str:
+    """The whole image or frame, at most THUMB_MAX pixels; returns the name in thumbs/."""
+    return _write(case_folder / "thumbs" / f"{name}.jpg", _fit(image, THUMB_MAX))
