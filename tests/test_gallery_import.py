@@ -185,8 +185,8 @@ def test_a_failure_while_writing_leaves_the_gallery_as_it_was(gallery, tmp_path,
 
 
 def test_single_add_picks_a_face_and_reindex_keeps_that_face(gallery, engine_for, test_pack):
+    from desktop.engine.geometry import box_iou as iou
     from desktop.engine.pack_store import resolve_pack
-    from desktop.gallery.enrol import iou
 
     group = FACEDATA / "face_recognition" / "_multi" / "two_people.jpg"
     pack, analyze = engine_for(test_pack)

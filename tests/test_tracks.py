@@ -12,7 +12,7 @@ from conftest import FACEDATA, require_shared
 
 from desktop.engine.engine import EngineOptions, FaceEngine
 from desktop.engine.types import DetectedFace, Face, FaceQuality
-from desktop.scan.tracks import FrameFaces, Track, Tracker
+from desktop.scan.tracks import NON_OVERLAP_STRICTNESS, FrameFaces, Track, Tracker
 
 VIDEOS = FACEDATA / "videos"
 BOB = "WDA_BobMenendez_000.mp4"  # one talking head, 25 fps, 8 s
@@ -148,7 +148,10 @@ def test_overlapping_boxes_join_at_a_relaxed_similarity_and_distant_ones_need_th
     relaxed = THRESHOLD * 0.9  # between 0.8 x and 1 x the threshold
     assert run([fake_face()], [fake_face(cosine=relaxed)]) == [[0, 1]]
     assert run([fake_face()], [fake_face((400, 100, 500, 200), relaxed)]) == [[0], [1]]
-    assert run([fake_face()], [fake_face((400, 100, 500, 200), THRESHOLD + 0.01)]) == [[0, 1]]
+    # Without overlap, identity alone must carry the join: clearly above the threshold.
+    strict = 1.0 - (1.0 - THRESHOLD) * NON_OVERLAP_STRICTNESS
+    assert run([fake_face()], [fake_face((400, 100, 500, 200), THRESHOLD + 0.01)]) == [[0], [1]]
+    assert run([fake_face()], [fake_face((400, 100, 500, 200), strict + 0.01)]) == [[0, 1]]
     assert run([fake_face()], [fake_face(cosine=THRESHOLD * 0.7)]) == [[0], [1]]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop.engine.geometry import box_iou
 from desktop.engine.types import Face, ImageResult
 from desktop.gallery.gallery import FaceRecord, PhotoRecord
 
@@ -55,16 +56,8 @@ def photo_record(source: Path, sha256: str, result: ImageResult, face: Face,
                        photo_date=photo_date, face=face_record(face))
 
 
-def iou(a: list[float], b: list[float]) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def same_face(result: ImageResult, chosen_box: list[float], min_iou: float = 0.3) -> Face | None:
     """The face another pack finds where the investigator's chosen face is."""
-    scored = [(iou([float(v) for v in f.detection.box], chosen_box), f) for f in result.faces]
+    scored = [(box_iou(f.detection.box, chosen_box), f) for f in result.faces]
     best = max(scored, key=lambda s: s[0], default=(0.0, None))
     return best[1] if best[0] >= min_iou else None
