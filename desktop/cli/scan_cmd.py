@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 from pathlib import Path
 
@@ -75,7 +74,7 @@ def run_scan(args: argparse.Namespace) -> int:
               end="\n" if p.stage == "done" else "", file=sys.stderr, flush=True)
 
     job = ScanJob(case, pack, gallery, options=EngineOptions(provider=args.provider),
-                  workers=args.workers, on_progress=show)
+                  workers=args.workers, on_progress=show, examiner=args.examiner)
     summary = job.run()
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items()))
     print(f"scan {summary.scan_id}: {summary.files} files ({statuses}); "
@@ -85,14 +84,8 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def run_hits(args: argparse.Namespace) -> int:
-    from desktop.match.hits import list_hits
+    from desktop.cli.review_cmd import print_items
+    from desktop.review.queue import review_items
 
-    hits = list_hits(Case.open(args.case).db)
-    if args.format == "json":
-        print(json.dumps(hits, indent=2, ensure_ascii=False))
-        return 0
-    for h in hits:
-        where = h["path"] + (f" @ {h['timestamp']:.1f}s" if h["timestamp"] is not None else "")
-        flags = f" [{', '.join(h['flags'])}]" if h["flags"] else ""
-        print(f"{h['hit_id']:>6}  {h['score']:.3f}  #{h['rank']}  {h['person_name']:<28} {where}{flags}")
+    print_items(review_items(Case.open(args.case).db), args.format)
     return 0

@@ -129,5 +129,4 @@ def list_hits(db: sqlite_utils.Database) -> list[dict]:
         row["flags"] = json.loads(row["flags"])
         row["paths"] = paths[row.pop("content_id")]
         row["path"] = row["paths"][0] if row["paths"] else None
-        row["status"] = "pending"  # until a reviewer decides (review room)
     return rows

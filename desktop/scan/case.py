@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlite_utils
 
 from desktop.errors import HomewardError
+from desktop.storage import audit
 from desktop.storage.case_schema import CASE_APPLICATION_ID, MIGRATIONS
 from desktop.storage.database import open_database, transaction, utc_now
 
@@ -51,6 +52,7 @@ class Case:
             for key, value in info.__dict__.items():
                 db.execute("INSERT INTO case_info (key, value) VALUES (?, ?)",
                            [key, json.dumps(value)])
+            audit.append(db, info.examiner, "case created", info.__dict__)
         return cls(folder, db)
 
     @classmethod
@@ -64,17 +66,20 @@ class Case:
         values = {r["key"]: json.loads(r["value"]) for r in self.db.query("SELECT * FROM case_info")}
         return CaseInfo(**values)
 
-    def start_scan(self, settings: dict) -> int:
+    def start_scan(self, settings: dict, actor: str) -> int:
         with transaction(self.db):
             cursor = self.db.execute(
                 "INSERT INTO scans (started_at, status, settings) VALUES (?, 'running', ?)",
                 [utc_now(), json.dumps(settings)])
-        return int(cursor.lastrowid)
+            scan_id = int(cursor.lastrowid)
+            audit.append(self.db, actor, "scan started", {"scan_id": scan_id, **settings})
+        return scan_id
 
-    def finish_scan(self, scan_id: int, status: str) -> None:
+    def finish_scan(self, scan_id: int, status: str, actor: str, summary: dict) -> None:
         with transaction(self.db):
             self.db.execute("UPDATE scans SET finished_at = ?, status = ? WHERE id = ?",
                             [utc_now(), status, scan_id])
+            audit.append(self.db, actor, f"scan {status}", {"scan_id": scan_id, **summary})
 
     def close(self) -> None:
         self.db.conn.close()

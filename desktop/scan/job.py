@@ -81,7 +81,7 @@ class ScanJob:
                  options: EngineOptions | None = None, workers: int | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
                  cancel: threading.Event | None = None,
-                 pause: threading.Event | None = None) -> None:
+                 pause: threading.Event | None = None, examiner: str | None = None) -> None:
         self.case, self.pack, self.gallery = case, pack, gallery
         self.options = options or EngineOptions()
         self.workers = workers or default_workers()
@@ -93,6 +93,7 @@ class ScanJob:
             raise CaseError(f"This case was scanned with pack '{info.pack_id}'; "
                             f"it cannot be continued with '{pack.id}'.")
         self.info = info
+        self.examiner = examiner or info.examiner
         self.root = os.fsencode(info.source_root)
 
     def run(self) -> ScanSummary:
@@ -100,8 +101,8 @@ class ScanJob:
         matrix = gallery_matrix(self.gallery, self.pack.id, self.pack.manifest.model_hashes[
             "recognizer"])  # fail before any work if the gallery cannot be used
         scan_id = self.case.start_scan({"workers": self.workers, "fps": self.info.fps,
-                                        "provider": self.options.provider})
-        status = "cancelled"
+                                        "provider": self.options.provider}, self.examiner)
+        status, files, new_contents, new_hits = "cancelled", 0, 0, 0
         try:
             with self._executor() as run_many:
                 files = self._inventory(run_many)
@@ -112,8 +113,14 @@ class ScanJob:
             new_hits = match_case(self.case.db, matrix, pack_id=self.pack.id,
                                   threshold=self.info.match_threshold, scan_id=scan_id)
             status = "finished"
+        except Cancelled:
+            raise
+        except Exception:
+            status = "failed"
+            raise
         finally:
-            self.case.finish_scan(scan_id, status)
+            self.case.finish_scan(scan_id, status, self.examiner, {
+                "files": files, "contents_analysed": new_contents, "new_hits": new_hits})
         counts = {r["status"] or "pending": r["n"] for r in self.case.db.query(
             "SELECT status, COUNT(*) AS n FROM files GROUP BY status")}
         faces = next(self.case.db.query("SELECT COUNT(*) AS n FROM faces"))["n"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from desktop.storage.audit import SCHEMA as AUDIT_SCHEMA
 from desktop.storage.gallery_schema import statements
 
 CASE_APPLICATION_ID = 0x484D4331  # "HMC1"
@@ -101,11 +102,29 @@ CREATE TABLE hits (
     created_at TEXT NOT NULL,
     UNIQUE (face_id, person_id)
 );
+
+-- A reviewer's verdict on a hit. Appended, never updated: the current verdict is the latest.
+CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY,
+    hit_id INTEGER NOT NULL REFERENCES hits (id),
+    verdict TEXT NOT NULL CHECK (verdict IN ('confirm', 'reject', 'unsure')),
+    reviewer TEXT NOT NULL CHECK (length(trim(reviewer)) > 0),
+    note TEXT,
+    decided_at TEXT NOT NULL
+);
+CREATE INDEX decisions_hit ON decisions (hit_id, id);
+CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER decisions_no_replace BEFORE INSERT ON decisions
+WHEN EXISTS (SELECT 1 FROM decisions WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 """
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    for statement in statements(V1):
+    for statement in statements(V1) + statements(AUDIT_SCHEMA):
         db.execute(statement)
 
 

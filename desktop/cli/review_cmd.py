@@ -1,0 +1,75 @@
+"""`homeward review list|decide --case DIR` and `homeward audit verify --case DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+from desktop.review.decisions import VERDICTS, decide
+from desktop.review.queue import hits_of_person, review_items
+from desktop.scan.case import Case
+from desktop.storage import audit
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    review = commands.add_parser("review", help="list hits and record reviewers' decisions")
+    verbs = review.add_subparsers(dest="verb", required=True, metavar="VERB")
+    listing = verbs.add_parser("list", help="the review queue (pending first, best first)")
+    listing.add_argument("--case", type=Path, required=True)
+    listing.add_argument("--format", choices=["json", "table"], default="table")
+    listing.add_argument("--status", choices=["pending", *VERDICTS])
+    listing.add_argument("--person", type=int, help="only hits of this gallery person id")
+    listing.add_argument("--min-score", type=float)
+    listing.set_defaults(handler=run_list)
+    decision = verbs.add_parser("decide", help="confirm, reject or mark unsure")
+    decision.add_argument("--case", type=Path, required=True)
+    target = decision.add_mutually_exclusive_group(required=True)
+    target.add_argument("--hit", type=int, action="append", help="hit id (repeatable)")
+    target.add_argument("--person", type=int, help="every hit of this gallery person")
+    decision.add_argument("--decision", choices=VERDICTS, required=True)
+    decision.add_argument("--reviewer", default=getpass.getuser())
+    decision.add_argument("--note")
+    decision.set_defaults(handler=run_decide)
+    trail = commands.add_parser("audit", help="check a case's audit trail")
+    trail_verbs = trail.add_subparsers(dest="verb", required=True, metavar="VERB")
+    verify = trail_verbs.add_parser("verify", help="detect edited, deleted or reordered rows")
+    verify.add_argument("--case", type=Path, required=True)
+    verify.set_defaults(handler=run_verify)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    items = review_items(Case.open(args.case).db, status=args.status, person_id=args.person,
+                         min_score=args.min_score)
+    print_items(items, args.format)
+    return 0
+
+
+def print_items(items: list[dict], form: str) -> None:
+    if form == "json":
+        print(json.dumps(items, indent=2, ensure_ascii=False))
+        return
+    for h in items:
+        where = h["path"] + (f" @ {h['timestamp']:.1f}s" if h["timestamp"] is not None else "")
+        flags = f" [{', '.join(h['flags'])}]" if h["flags"] else ""
+        print(f"{h['hit_id']:>6}  {h['status']:<8} {h['score']:.3f}  #{h['rank']}  "
+              f"{h['person_name']:<28} {where}{flags}")
+
+
+def run_decide(args: argparse.Namespace) -> int:
+    db = Case.open(args.case).db
+    hit_ids = args.hit if args.hit else hits_of_person(db, args.person)
+    ids = decide(db, hit_ids, args.decision, args.reviewer, args.note)
+    print(f"recorded {len(ids)} decision(s): {args.decision} by {args.reviewer.strip()}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    report = audit.verify(Case.open(args.case).db)
+    for problem in report.problems:
+        print(f"TAMPERED {problem}", file=sys.stderr)
+    print(f"audit trail: {report.rows} rows, head {report.head}, "
+          f"{'intact' if report.ok else f'{len(report.problems)} problem(s)'}")
+    return 0 if report.ok else 1

@@ -1,0 +1,1 @@
+"""Human review: the queue of hits, reviewers' decisions, the audit trail's verification."""
