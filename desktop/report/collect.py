@@ -1,0 +1,119 @@
+"""What every report states, gathered once from a case: the formats only lay it out.
+
+A report is refused when the audit trail does not verify: a document that quotes the head
+hash of a broken chain would vouch for records that may have been altered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop.errors import HomewardError
+from desktop.review.queue import review_items
+from desktop.scan.case import Case, CaseInfo
+from desktop.storage import audit
+from desktop.storage.database import utc_now
+
+
+class ReportError(HomewardError):
+    """A report cannot be made (broken audit trail, unwritable destination)."""
+
+
+@dataclass(frozen=True)
+class ReportHit:
+    hit_id: int
+    status: str  # pending, confirm, unsure, reject
+    person_id: int
+    person_name: str
+    score: float
+    rank: int
+    threshold: float
+    pack_id: str
+    model_hashes: dict[str, str]
+    flags: list[str]
+    paths: list[str]  # relative to the source root, as displayed
+    path_bytes: list[bytes]  # the same paths as the file system names them
+    sha256: str
+    md5: str
+    size: int
+    kind: str
+    date_taken: str | None
+    frame: int | None
+    timestamp: float | None
+    box: list[float]
+    reviewer: str | None
+    decided_at: str | None
+    note: str | None
+    crop: Path | None
+    thumbnail: Path | None
+
+
+@dataclass(frozen=True)
+class ReportData:
+    info: CaseInfo
+    case_folder: Path
+    examiner: str  # who produced this report (may differ from the case's examiner)
+    audit_head: str
+    audit_rows: int
+    generated_at: str
+    confirmed: list[ReportHit]
+    unsure: list[ReportHit]
+    pending: list[ReportHit]
+    rejected: list[ReportHit]
+
+    @property
+    def all_hits(self) -> list[ReportHit]:
+        return [*self.confirmed, *self.unsure, *self.pending, *self.rejected]
+
+    def counts(self) -> dict[str, int]:
+        return {"confirmed": len(self.confirmed), "unsure": len(self.unsure),
+                "pending": len(self.pending), "rejected": len(self.rejected)}
+
+    def source_file(self, hit: ReportHit) -> bytes | None:
+        """The first path of the hit's content under the source root, as bytes (any name)."""
+        if not hit.path_bytes:
+            return None
+        return os.path.join(os.fsencode(self.info.source_root), hit.path_bytes[0])
+
+
+def _derived(folder: Path, sub: str, name: str | None) -> Path | None:
+    return folder / sub / name if name else None
+
+
+def collect(case: Case, examiner: str | None = None) -> ReportData:
+    """Everything a report needs; raises ReportError if the audit trail is not intact."""
+    chain = audit.verify(case.db)
+    if not chain.ok:
+        raise ReportError("The case's audit trail does not verify; no report was made.",
+                          "; ".join(chain.problems[:5]) + " (run `homeward audit verify`)")
+    info = case.info
+    contents = {r["sha256"]: r for r in case.db.query(
+        "SELECT id, sha256, size, metadata FROM contents")}
+    raw_paths: dict[int, list[bytes]] = {}
+    for row in case.db.query("SELECT content_id, path_bytes FROM files "
+                             "WHERE content_id IS NOT NULL ORDER BY id"):
+        raw_paths.setdefault(row["content_id"], []).append(bytes(row["path_bytes"]))
+    groups: dict[str, list[ReportHit]] = {"confirm": [], "unsure": [], "pending": [], "reject": []}
+    for item in review_items(case.db):
+        content = contents[item["sha256"]]
+        metadata = json.loads(content["metadata"] or "{}")
+        hit = ReportHit(
+            hit_id=item["hit_id"], status=item["status"], person_id=item["person_id"],
+            person_name=item["person_name"], score=item["score"], rank=item["rank"],
+            threshold=item["threshold"], pack_id=item["pack_id"],
+            model_hashes=dict(info.model_hashes) if item["pack_id"] == info.pack_id else {},
+            flags=list(item["flags"]), paths=list(item["paths"]),
+            path_bytes=raw_paths.get(content["id"], []), sha256=item["sha256"], md5=item["md5"],
+            size=content["size"], kind=item["kind"], date_taken=metadata.get("date_taken"),
+            frame=item["frame"], timestamp=item["timestamp"], box=list(item["box"]),
+            reviewer=item["reviewer"], decided_at=item["decided_at"], note=item["note"],
+            crop=_derived(case.folder, "crops", item["crop"]),
+            thumbnail=_derived(case.folder, "thumbs", item["thumbnail"]))
+        groups[hit.status].append(hit)
+    return ReportData(info=info, case_folder=case.folder, examiner=examiner or info.examiner,
+                      audit_head=chain.head, audit_rows=chain.rows, generated_at=utc_now(),
+                      confirmed=groups["confirm"], unsure=groups["unsure"],
+                      pending=groups["pending"], rejected=groups["reject"])

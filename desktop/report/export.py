@@ -1,0 +1,82 @@
+"""Writing a report file and recording it in the audit trail.
+
+The file is written beside its destination and renamed into place, so a failed export never
+leaves half a report under the name; the audit row (format, path, SHA-256 of the file, counts)
+is appended only once the file is complete, so the trail names exactly what was handed out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop.report.collect import ReportData, ReportError, collect
+from desktop.scan.case import Case
+from desktop.storage import audit
+from desktop.storage.database import transaction
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("html", "pdf", "csv", "json")
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    sha256: str
+    counts: dict[str, int]
+
+
+def _renderer(form: str) -> Callable[[ReportData], bytes]:
+    if form == "html":
+        from desktop.report.html import render_html
+        return lambda data: render_html(data).encode("utf-8")
+    if form == "pdf":
+        from desktop.report.pdf import render_pdf
+        return render_pdf
+    if form == "csv":
+        from desktop.report.csv_report import render_csv
+        return render_csv
+    if form == "json":
+        from desktop.report.vics import render_vics
+        return render_vics
+    raise ReportError(f"Unknown report format {form!r}; choose one of {', '.join(FORMATS)}.")
+
+
+def _write_atomically(out: Path, payload: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def export_report(case: Case, form: str, out: Path, examiner: str | None = None) -> Exported:
+    """Write the report and audit it; nothing is written if the audit trail is broken."""
+    out = Path(out).absolute()
+    if not out.parent.is_dir():
+        raise ReportError(f"The folder {out.parent} does not exist; no report was written.",
+                          "create it first or choose another --out")
+    if out.is_dir():
+        raise ReportError(f"{out} is a folder; --out needs a file name.")
+    render = _renderer(form)
+    data = collect(case, examiner)
+    payload = render(data)
+    _write_atomically(out, payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    counts = data.counts()
+    with transaction(case.db):
+        audit.append(case.db, data.examiner, "export",
+                     {"format": form, "out": str(out), "sha256": digest, "hits": counts})
+    log.info("wrote %s report %s (sha256 %s)", form, out, digest)
+    return Exported(out, digest, counts)

@@ -1,0 +1,142 @@
+"""The report as one self-contained, printable HTML file.
+
+Nothing in it points outside the file: images are data: URIs, the style is inline, there is no
+script. Every string that came from a person or the seized media (names, notes, paths,
+metadata) is escaped, so a hostile file name cannot inject markup into evidence.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from desktop.report.collect import ReportData, ReportHit
+
+log = logging.getLogger(__name__)
+
+ImageSource = Callable[[Path], str | None]  # an image file -> what goes into src="..."
+
+MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+
+STYLE = """
+body { font-family: sans-serif; font-size: 10pt; color: #000; margin: 1.5em; }
+h1 { font-size: 16pt; } h2 { font-size: 13pt; border-bottom: 1px solid #444; margin-top: 1.5em; }
+h3 { font-size: 11pt; margin: 0.2em 0; }
+table.info td { padding: 1px 8px 1px 0; vertical-align: top; }
+div.hit { border: 1px solid #888; padding: 6px; margin: 8px 0; page-break-inside: avoid; }
+.mono { font-family: monospace; font-size: 8.5pt; }
+.warn { font-weight: bold; }
+img { margin: 2px 6px 2px 0; vertical-align: top; }
+@media print { body { margin: 0; } }
+"""
+
+
+def data_uri(path: Path) -> str | None:
+    """The file as a data: URI, or None (logged) when it is missing."""
+    try:
+        payload = base64.b64encode(path.read_bytes()).decode("ascii")
+    except OSError as exc:
+        log.warning("image %s not embedded: %s", path, exc)
+        return None
+    return f"data:{MIME.get(path.suffix.lower(), 'application/octet-stream')};base64,{payload}"
+
+
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _row(label: str, value: object, mono: bool = False) -> str:
+    cls = ' class="mono"' if mono else ""
+    return f"<tr><td>{esc(label)}</td><td{cls}>{esc(value)}</td></tr>"
+
+
+def _image(path: Path | None, alt: str, width: int, image_src: ImageSource) -> str:
+    src = image_src(path) if path is not None else None
+    if src is None:
+        return f"<span>[{esc(alt)} unavailable]</span>"
+    return f'<img src="{esc(src)}" alt="{esc(alt)}" width="{width}">'
+
+
+def _hit(hit: ReportHit, image_src: ImageSource) -> str:
+    where = ""
+    if hit.kind == "video":
+        where = f"frame {hit.frame}, {hit.timestamp:.2f} s" if hit.timestamp is not None \
+            else f"frame {hit.frame}"
+    rows = [
+        _row("Candidate", f"{hit.person_name} (gallery person {hit.person_id})"),
+        _row("Status", hit.status),
+        _row("Score / rank / threshold", f"{hit.score:.4f} / #{hit.rank} / {hit.threshold:.4f}"),
+        *[_row("File path", p) for p in hit.paths],
+        _row("SHA-256", hit.sha256, True),
+        _row("MD5", hit.md5, True),
+        _row("Size (bytes)", hit.size),
+        _row("Media kind", hit.kind),
+        _row("EXIF date taken", hit.date_taken or "not recorded"),
+    ]
+    if where:
+        rows.append(_row("Video position", where))
+    rows += [
+        _row("Face box (x1, y1, x2, y2)", ", ".join(f"{v:.1f}" for v in hit.box)),
+        _row("Model pack", hit.pack_id),
+        *[_row(f"Model {k}", v, True) for k, v in sorted(hit.model_hashes.items())],
+        _row("Reviewer", hit.reviewer or "not reviewed"),
+        _row("Decided at (UTC)", hit.decided_at or ""),
+        _row("Reviewer's note", hit.note or ""),
+        _row("Flags", ", ".join(hit.flags) or "none"),
+        _row("Crop file", hit.crop or ""),
+        _row("Thumbnail file", hit.thumbnail or ""),
+    ]
+    images = (_image(hit.crop, "face crop", 160, image_src)
+              + _image(hit.thumbnail, "image or frame", 320, image_src))
+    return (f'<div class="hit" id="hit-{hit.hit_id}"><h3>Hit {hit.hit_id}: {esc(hit.person_name)}'
+            f"</h3><p>{images}</p><table class=\"info\">{''.join(rows)}</table></div>")
+
+
+def _section(title: str, css_id: str, intro: str, hits: list[ReportHit],
+             image_src: ImageSource) -> str:
+    body = "".join(_hit(h, image_src) for h in hits) or "<p>None.</p>"
+    return f'<div class="section" id="{css_id}"><h2>{esc(title)} ({len(hits)})</h2>' \
+           f"<p>{intro}</p>{body}</div>"
+
+
+def render_html(data: ReportData, image_src: ImageSource = data_uri) -> str:
+    """The whole report; `image_src` lets the PDF writer substitute its own image names."""
+    info = data.info
+    head = [
+        _row("Case number", info.case_number),
+        _row("Case examiner", info.examiner),
+        _row("Report produced by", data.examiner),
+        _row("Report generated (UTC)", data.generated_at),
+        _row("Case created", info.created_at),
+        _row("Source root (read only)", info.source_root),
+        _row("Gallery", info.gallery),
+        _row("Model pack", info.pack_id),
+        *[_row(f"Model {k}", v, True) for k, v in sorted(info.model_hashes.items())],
+        _row("Match threshold", f"{info.match_threshold:.4f}"),
+        _row("Audit trail rows", data.audit_rows),
+        _row("Audit trail head hash (verified intact)", data.audit_head, True),
+    ]
+    counts = data.counts()
+    summary = (f"{counts['confirmed']} confirmed, {counts['unsure']} unsure, "
+               f"{counts['pending']} not yet reviewed, {counts['rejected']} rejected.")
+    sections = [
+        _section("Identifications: candidates confirmed by a human reviewer", "confirmed",
+                 "Each entry below is a <b>candidate, confirmed by human reviewer</b>: the software "
+                 "proposed it by face similarity and the named reviewer confirmed it. The score is "
+                 "a similarity measure, not a probability of identity.", data.confirmed,
+                 image_src),
+        _section("Unsure: reviewed, neither confirmed nor rejected", "unsure",
+                 '<span class="warn">These are not identifications.</span>', data.unsure,
+                 image_src),
+        _section("Pending: candidates not yet reviewed", "pending",
+                 '<span class="warn">These are NOT identifications: no person has reviewed '
+                 "them.</span>", data.pending, image_src),
+    ]
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>Homeward report {esc(info.case_number)}</title><style>{STYLE}</style></head>"
+            f"<body><h1>Homeward face-search report, case {esc(info.case_number)}</h1>"
+            f'<table class="info">{"".join(head)}</table><p>{esc(summary)} Rejected candidates '
+            f"are counted, not shown.</p>{''.join(sections)}</body></html>\n")
