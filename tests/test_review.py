@@ -145,3 +145,23 @@ def test_audit_rows_cannot_be_changed_through_sqlite(scanned):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             case.db.execute(sql)
     assert audit.verify(case.db).ok
+
+
+def test_queue_shows_each_hits_rivals_and_track_bulk_covers_one_hit(scanned):
+    case, *_ = scanned
+    items = review_items(case.db)
+    by_id = {h["hit_id"]: h for h in items}
+    for hit in items:
+        rivals = hit["other_candidates"]
+        assert all(by_id[r["hit_id"]]["face_id"] == hit["face_id"] for r in rivals)
+        assert hit["hit_id"] not in {r["hit_id"] for r in rivals}
+        assert [r["rank"] for r in rivals] == sorted(r["rank"] for r in rivals)
+    photo_hit = items[0]
+    assert photo_hit["track_id"] is None
+    from desktop.review.queue import hits_of_track
+
+    assert hits_of_track(case.db, photo_hit["hit_id"]) == [photo_hit["hit_id"]]
+    done = subprocess.run([sys.executable, "-m", "desktop", "review", "decide", "--case",
+                           str(case.folder), "--track", str(photo_hit["hit_id"]), "--decision",
+                           "unsure", "--reviewer", "Carol"], capture_output=True, text=True)
+    assert done.returncode == 0 and "recorded 1 decision(s): unsure by Carol" in done.stdout

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from desktop.review.decisions import VERDICTS, decide
-from desktop.review.queue import hits_of_person, review_items
+from desktop.review.queue import hits_of_person, hits_of_track, review_items
 from desktop.scan.case import Case
 from desktop.storage import audit
 
@@ -29,6 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     target = decision.add_mutually_exclusive_group(required=True)
     target.add_argument("--hit", type=int, action="append", help="hit id (repeatable)")
     target.add_argument("--person", type=int, help="every hit of this gallery person")
+    target.add_argument("--track", type=int, metavar="HIT",
+                        help="this hit and every hit of the same video track and person")
     decision.add_argument("--decision", choices=VERDICTS, required=True)
     decision.add_argument("--reviewer", default=getpass.getuser())
     decision.add_argument("--note")
@@ -60,7 +62,12 @@ def print_items(items: list[dict], form: str) -> None:
 
 def run_decide(args: argparse.Namespace) -> int:
     db = Case.open(args.case).db
-    hit_ids = args.hit if args.hit else hits_of_person(db, args.person)
+    if args.hit:
+        hit_ids = args.hit
+    elif args.track is not None:
+        hit_ids = hits_of_track(db, args.track)
+    else:
+        hit_ids = hits_of_person(db, args.person)
     ids = decide(db, hit_ids, args.decision, args.reviewer, args.note)
     print(f"recorded {len(ids)} decision(s): {args.decision} by {args.reviewer.strip()}")
     return 0

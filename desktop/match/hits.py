@@ -115,7 +115,7 @@ def match_case(db: sqlite_utils.Database, gallery: GalleryMatrix, *, pack_id: st
 def list_hits(db: sqlite_utils.Database) -> list[dict]:
     """Every hit with the evidence to find it again: paths, hashes, frame, time, box."""
     rows = list(db.query(
-        "SELECT h.id AS hit_id, h.person_id, h.person_name, h.score, h.rank, h.threshold, "
+        "SELECT h.id AS hit_id, h.face_id, h.person_id, h.person_name, h.score, h.rank, h.threshold, "
         "h.pack_id, h.flags, h.track_id, f.frame_index AS frame, f.timestamp_s AS timestamp, "
         "f.box, f.crop, f.thumbnail, c.id AS content_id, c.sha256, c.md5, c.kind FROM hits h "
         "JOIN faces f ON f.id = h.face_id JOIN contents c ON c.id = f.content_id "

@@ -14,8 +14,18 @@ def review_items(db: sqlite_utils.Database, *, status: str | None = None,
                  person_id: int | None = None, min_score: float | None = None) -> list[dict]:
     """Hits with `status` (pending, confirm, reject, unsure) and who decided, filtered."""
     verdicts = current_verdicts(db)
+    hits = list_hits(db)
+    by_face: dict[int, list[dict]] = {}
+    for hit in hits:
+        by_face.setdefault(hit["face_id"], []).append(hit)
     items = []
-    for hit in list_hits(db):
+    for hit in hits:
+        # What else this face resembles: a reviewer weighs a hit against its rivals.
+        hit["other_candidates"] = sorted(
+            ({"hit_id": o["hit_id"], "person_id": o["person_id"], "person_name": o["person_name"],
+              "score": o["score"], "rank": o["rank"]}
+             for o in by_face[hit["face_id"]] if o["hit_id"] != hit["hit_id"]),
+            key=lambda o: o["rank"])
         decision = verdicts.get(hit["hit_id"])
         hit["status"] = decision.verdict if decision else PENDING
         hit["reviewer"] = decision.reviewer if decision else None
