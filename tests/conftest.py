@@ -66,3 +66,39 @@ def lfw_pairs():
 
 
 sys.path.insert(0, str(REPO / "bench"))  # bench/reference.py: insightface's own path
+
+
+def scanned_case(base: Path, pack, case_number: str, examiner: str,
+                 extra_sources: dict[str, Path] | None = None):
+    """A real case: photos of two gallery persons (not their gallery photos), ten LFW
+    strangers, scanned with `pack`. Returns (case, gallery, source folder)."""
+    from desktop.engine.engine import EngineOptions
+    from desktop.gallery.fields import PersonFields
+    from desktop.gallery.gallery import Gallery
+    from desktop.gallery.imports import PackInfo, import_rows
+    from desktop.gallery.sources import ImportRow
+    from desktop.scan.analyze import analyze_paths
+    from desktop.scan.case import Case, CaseInfo
+    from desktop.scan.job import ScanJob
+
+    require_shared()
+    people = FACEDATA / "face_recognition"
+    source = base / "source"
+    source.mkdir()
+    for person in ("Barack_Obama", "Joseph_Biden"):
+        for photo in sorted((people / person).glob("*.jpg"))[1:4]:
+            shutil.copyfile(photo, source / f"{person}_{photo.name}")
+    for name, photo in (extra_sources or {}).items():
+        shutil.copyfile(photo, source / name)
+    for photo in sorted((FACEDATA / "lfw").rglob("*.jpg"))[:10]:
+        shutil.copyfile(photo, source / photo.name)
+    gallery = Gallery.create(base / "g.db")
+    rows = [ImportRow(n, PersonFields(name=n), sorted((people / n).glob("*.jpg"))[0])
+            for n in ("Barack_Obama", "Joseph_Biden")]
+    import_rows(gallery, rows, lambda p: analyze_paths(p, pack, EngineOptions(), 1),
+                PackInfo(pack.id, pack.manifest.model_hashes), "t")
+    case = Case.create(base / "case", CaseInfo(
+        case_number, examiner, str(source), str(base / "g.db"), pack.id,
+        pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, ""))
+    ScanJob(case, pack, gallery, workers=1).run()
+    return case, gallery, source

@@ -16,18 +16,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import FACEDATA, require_shared
+from conftest import FACEDATA, scanned_case
 
-from desktop.engine.engine import EngineOptions
-from desktop.gallery.fields import PersonFields
-from desktop.gallery.gallery import Gallery
-from desktop.gallery.imports import PackInfo, import_rows
-from desktop.gallery.sources import ImportRow
 from desktop.review.decisions import decide
 from desktop.review.queue import review_items
-from desktop.scan.analyze import analyze_paths
-from desktop.scan.case import Case, CaseInfo
-from desktop.scan.job import ScanJob
+from desktop.scan.case import Case
 from desktop.storage import audit
 
 FR = FACEDATA / "face_recognition"
@@ -37,26 +30,10 @@ AMP_NAME = "Barack_Obama & friends.jpg"
 
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory: pytest.TempPathFactory, test_pack):
-    """A scanned case (as in test_review.py) with 2 confirmed, 1 unsure, 1 rejected hits."""
-    require_shared()
+    """A scanned case with 2 confirmed, 1 unsure, 1 rejected hits, the rest pending."""
     tmp_path = tmp_path_factory.mktemp("report")
-    source = tmp_path / "source"
-    source.mkdir()
-    for person in ("Barack_Obama", "Joseph_Biden"):
-        for photo in sorted((FR / person).glob("*.jpg"))[1:4]:
-            shutil.copyfile(photo, source / f"{person}_{photo.name}")
-    shutil.copyfile(sorted((FR / "Barack_Obama").glob("*.jpg"))[5], source / AMP_NAME)
-    for photo in sorted((FACEDATA / "lfw").rglob("*.jpg"))[:10]:
-        shutil.copyfile(photo, source / photo.name)
-    gallery = Gallery.create(tmp_path / "g.db")
-    rows = [ImportRow(n, PersonFields(name=n), sorted((FR / n).glob("*.jpg"))[0])
-            for n in ("Barack_Obama", "Joseph_Biden")]
-    import_rows(gallery, rows, lambda p: analyze_paths(p, test_pack, EngineOptions(), 1),
-                PackInfo(test_pack.id, test_pack.manifest.model_hashes), "t")
-    case = Case.create(tmp_path / "case", CaseInfo(
-        "R-2024/17", "Examiner Jane", str(source), str(tmp_path / "g.db"), test_pack.id,
-        test_pack.manifest.model_hashes, test_pack.manifest.match_threshold, 2.0, ""))
-    ScanJob(case, test_pack, gallery, workers=1).run()
+    extra = {AMP_NAME: sorted((FR / "Barack_Obama").glob("*.jpg"))[5]}
+    case, _, source = scanned_case(tmp_path, test_pack, "R-2024/17", "Examiner Jane", extra)
     top = [h for h in review_items(case.db) if h["rank"] == 1]
     amp = next(h for h in top if h["path"] == AMP_NAME)
     biden = next(h for h in top if h["person_name"] == "Joseph_Biden")

@@ -10,17 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FACEDATA, require_shared
+from conftest import FACEDATA, scanned_case
 
-from desktop.engine.engine import EngineOptions
-from desktop.gallery.fields import PersonFields
-from desktop.gallery.gallery import Gallery
-from desktop.gallery.imports import PackInfo, import_rows
-from desktop.gallery.sources import ImportRow
 from desktop.review.decisions import InvalidDecision, decide, history
 from desktop.review.queue import hits_of_person, review_items
-from desktop.scan.analyze import analyze_paths
-from desktop.scan.case import Case, CaseInfo
+from desktop.scan.case import Case
 from desktop.scan.job import ScanJob
 from desktop.storage import audit
 
@@ -29,23 +23,7 @@ FR = FACEDATA / "face_recognition"
 
 @pytest.fixture
 def scanned(tmp_path: Path, test_pack):
-    require_shared()
-    source = tmp_path / "source"
-    source.mkdir()
-    for person in ("Barack_Obama", "Joseph_Biden"):
-        for photo in sorted((FR / person).glob("*.jpg"))[1:4]:
-            shutil.copyfile(photo, source / f"{person}_{photo.name}")
-    for photo in sorted((FACEDATA / "lfw").rglob("*.jpg"))[:10]:
-        shutil.copyfile(photo, source / photo.name)
-    gallery = Gallery.create(tmp_path / "g.db")
-    rows = [ImportRow(n, PersonFields(name=n), sorted((FR / n).glob("*.jpg"))[0])
-            for n in ("Barack_Obama", "Joseph_Biden")]
-    import_rows(gallery, rows, lambda p: analyze_paths(p, test_pack, EngineOptions(), 1),
-                PackInfo(test_pack.id, test_pack.manifest.model_hashes), "t")
-    case = Case.create(tmp_path / "case", CaseInfo(
-        "R-1", "examiner", str(source), str(tmp_path / "g.db"), test_pack.id,
-        test_pack.manifest.model_hashes, test_pack.manifest.match_threshold, 2.0, ""))
-    ScanJob(case, test_pack, gallery, workers=1).run()
+    case, gallery, source = scanned_case(tmp_path, test_pack, "R-1", "examiner")
     return case, gallery, test_pack, source
 
 
