@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +35,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from desktop.errors import ModelPackError
+from desktop.fileio import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -509,21 +508,6 @@ def build_onnx(net: DlibResnet) -> onnx.ModelProto:
     return model
 
 
-def _write_atomically(payload: bytes, target: Path) -> None:
-    """Write beside the target, then rename: a crash never leaves a half-written model."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def convert_dlib_resnet(dat_path: Path, onnx_path: Path) -> None:
     """Convert dlib's ResNet .dat to ONNX; the same input always gives the same bytes."""
     dat_path, onnx_path = Path(dat_path), Path(onnx_path)
@@ -534,6 +518,6 @@ def convert_dlib_resnet(dat_path: Path, onnx_path: Path) -> None:
     net = parse_dlib_resnet(data, str(dat_path))
     model = build_onnx(net)
     payload = model.SerializeToString(deterministic=True)
-    _write_atomically(payload, onnx_path)
+    write_atomically(onnx_path, payload)
     log.info("converted %s to %s (%d nodes, %d bytes)", dat_path.name, onnx_path,
              len(model.graph.node), len(payload))

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.fileio import write_atomically
 from desktop.report.collect import ReportData, ReportError, collect
 from desktop.scan.case import Case
 from desktop.storage import audit
@@ -48,19 +47,6 @@ def _renderer(form: str) -> Callable[[ReportData], bytes]:
     raise ReportError(f"Unknown report format {form!r}; choose one of {', '.join(FORMATS)}.")
 
 
-def _write_atomically(out: Path, payload: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def export_report(case: Case, form: str, out: Path, examiner: str | None = None) -> Exported:
     """Write the report and audit it; nothing is written if the audit trail is broken."""
     out = Path(out).absolute()
@@ -72,7 +58,7 @@ def export_report(case: Case, form: str, out: Path, examiner: str | None = None)
     render = _renderer(form)
     data = collect(case, examiner)
     payload = render(data)
-    _write_atomically(out, payload)
+    write_atomically(out, payload)
     digest = hashlib.sha256(payload).hexdigest()
     counts = data.counts()
     with transaction(case.db):

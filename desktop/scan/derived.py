@@ -6,11 +6,12 @@ content's SHA-256, so a resumed scan rewrites the same names instead of adding c
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from desktop.fileio import write_atomically
 
 CROP_MARGIN = 0.3  # share of the face box added on each side: hair, ears, context
 CROP_MAX = 256
@@ -19,13 +20,10 @@ JPEG = [cv2.IMWRITE_JPEG_QUALITY, 90]
 
 
 def _write(path: Path, image: np.ndarray) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(".jpg", image, JPEG)
     if not ok:
         raise ValueError(f"cannot encode {path.name}")
-    temporary = path.with_suffix(".part")
-    temporary.write_bytes(data.tobytes())
-    os.replace(temporary, path)  # a killed worker never leaves half a JPEG under the name
+    write_atomically(path, data.tobytes(), durable=False)  # a re-scan can rebuild it
     return path.name
 
 
