@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from desktop.storage.database import utc_now
+from desktop.storage.database import append_only_triggers, utc_now
 
 GENESIS = "0" * 64
 
@@ -29,14 +29,7 @@ CREATE TABLE audit (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
-CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit
-WHEN EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq)
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-"""
+""" + append_only_triggers("audit", "seq")
 
 
 def row_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, payload: str) -> str:

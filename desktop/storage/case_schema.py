@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from desktop.storage.audit import SCHEMA as AUDIT_SCHEMA
+from desktop.storage.database import append_only_triggers
 from desktop.storage.gallery_schema import statements
 
 CASE_APPLICATION_ID = 0x484D4331  # "HMC1"
@@ -113,18 +114,11 @@ CREATE TABLE decisions (
     decided_at TEXT NOT NULL
 );
 CREATE INDEX decisions_hit ON decisions (hit_id, id);
-CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
-BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
-CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
-BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
-CREATE TRIGGER decisions_no_replace BEFORE INSERT ON decisions
-WHEN EXISTS (SELECT 1 FROM decisions WHERE id = NEW.id)
-BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 """
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    for statement in statements(V1) + statements(AUDIT_SCHEMA):
+    for statement in statements(V1 + append_only_triggers("decisions", "id") + AUDIT_SCHEMA):
         db.execute(statement)
 
 

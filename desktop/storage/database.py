@@ -24,6 +24,16 @@ class StorageError(HomewardError):
     """A database file cannot be opened, is not Homeward's, or is newer than this program."""
 
 
+def append_only_triggers(table: str, key: str) -> str:
+    """SQL for triggers that refuse UPDATE, DELETE and an INSERT OR REPLACE over an existing
+    row (REPLACE skips delete triggers unless recursive_triggers is on)."""
+    refuse = f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
+    return (f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}\n{refuse}\n"
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}\n{refuse}\n"
+            f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table}\n"
+            f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {key} = NEW.{key})\n{refuse}\n")
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 

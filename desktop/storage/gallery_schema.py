@@ -6,6 +6,8 @@ import sqlite3
 
 import sqlite_utils
 
+from desktop.storage.database import append_only_triggers
+
 GALLERY_APPLICATION_ID = 0x484D4731  # "HMG1": tells a gallery from any other SQLite file
 
 V1 = """
@@ -71,18 +73,11 @@ CREATE TABLE person_history (
     details TEXT NOT NULL
 );
 CREATE INDEX person_history_person ON person_history (person_id);
-CREATE TRIGGER person_history_no_replace BEFORE INSERT ON person_history
-WHEN EXISTS (SELECT 1 FROM person_history WHERE seq = NEW.seq)
-BEGIN SELECT RAISE(ABORT, 'person_history is append-only'); END;
-CREATE TRIGGER person_history_no_update BEFORE UPDATE ON person_history
-BEGIN SELECT RAISE(ABORT, 'person_history is append-only'); END;
-CREATE TRIGGER person_history_no_delete BEFORE DELETE ON person_history
-BEGIN SELECT RAISE(ABORT, 'person_history is append-only'); END;
 """
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    for statement in statements(V1):
+    for statement in statements(V1 + append_only_triggers("person_history", "seq")):
         db.execute(statement)
 
 
