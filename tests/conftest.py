@@ -102,3 +102,54 @@ def scanned_case(base: Path, pack, case_number: str, examiner: str,
         pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, ""))
     ScanJob(case, pack, gallery, workers=1).run()
     return case, gallery, source
+
+
+# --- the desktop application (pytest-qt, offscreen) --------------------------------------------
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def qapp():
+    """pytest-qt's application, created the way the product creates it (see ui/app.py)."""
+    from desktop.ui.app import create_application
+
+    return create_application()
+
+
+@pytest.fixture(scope="session")
+def pristine_case(test_pack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scanned case folder (closed), shared read-only by the UI tests: copy it to change it."""
+    case, gallery, _ = scanned_case(tmp_path_factory.mktemp("ui-case"), test_pack,
+                                    "UI-2026/1", "Examiner Ada")
+    folder = case.folder
+    case.close()
+    gallery.close()
+    return folder
+
+
+@pytest.fixture
+def case_copy(pristine_case: Path, tmp_path: Path) -> Path:
+    """A private copy of the scanned case (its gallery is shared and only read)."""
+    target = tmp_path / "case"
+    shutil.copytree(pristine_case, target)
+    return target
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path):
+    """A real main window with settings in a temporary file; closed (tasks stopped) after."""
+    from desktop.ui.app import build_window
+
+    made = []
+
+    def make(case: Path | None = None, gallery: Path | None = None):
+        win = build_window(case, gallery, settings_file=tmp_path / "settings.json")
+        qtbot.addWidget(win)
+        win.show()
+        made.append(win)
+        return win
+
+    yield make
+    for win in made:
+        win.close()

@@ -14,7 +14,16 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop.cli import embed_cmd, gallery_cmd, models_cmd, report_cmd, review_cmd, scan_cmd, system_cmd
+    from desktop.cli import (
+        embed_cmd,
+        gallery_cmd,
+        gui_cmd,
+        models_cmd,
+        report_cmd,
+        review_cmd,
+        scan_cmd,
+        system_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="homeward",
@@ -22,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"homeward {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (system_cmd, models_cmd, embed_cmd, gallery_cmd, scan_cmd, review_cmd, report_cmd):
+    for module in (system_cmd, models_cmd, embed_cmd, gallery_cmd, scan_cmd, review_cmd, report_cmd,
+                   gui_cmd):
         module.register(commands)
     return parser
 

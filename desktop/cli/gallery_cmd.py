@@ -10,8 +10,8 @@ from pathlib import Path
 
 from desktop.gallery.fields import EDITABLE, PersonFields, split_aliases
 from desktop.gallery.gallery import Gallery, remove_unreferenced_files
-from desktop.gallery.imports import ImportReport, PackInfo, import_rows, reindex
-from desktop.gallery.sources import ImportRow, rows_from_csv, rows_from_folder
+from desktop.gallery.imports import ImportReport, import_rows, reindex
+from desktop.gallery.sources import rows_for_person, rows_from_csv, rows_from_folder
 
 PERSON_OPTIONS = ("sex", "birth_date", "age_min", "age_max", "last_seen_date",
                   "last_seen_place", "case_ref", "notes")
@@ -64,14 +64,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _analyzer(args: argparse.Namespace):
-    from desktop.engine.engine import EngineOptions
-    from desktop.engine.pack_store import resolve_pack
-    from desktop.scan.analyze import analyze_paths
+    from desktop.scan.analyze import pack_analyzer
 
-    pack = resolve_pack(args.pack)
-    options = EngineOptions(provider=args.provider)
-    return (PackInfo(pack.id, pack.manifest.model_hashes),
-            lambda paths: analyze_paths(paths, pack, options, args.workers))
+    return pack_analyzer(args.pack, args.provider, args.workers)
 
 
 def _print_report(report: ImportReport, as_json: bool = False) -> int:
@@ -97,15 +92,13 @@ def run_create(args: argparse.Namespace) -> int:
 def run_add(args: argparse.Namespace) -> int:
     gallery = Gallery.open(args.gallery)
     if args.person is not None:
-        row = gallery.person(args.person)
-        person = PersonFields(**{k: tuple(row[k]) if k == "aliases" else row[k] for k in EDITABLE})
+        person = gallery.person_fields(args.person)
         existing = {(person.name, person.case_ref): args.person}
     else:
         person = PersonFields(name=args.name or "", aliases=split_aliases(args.aliases),
                               **{k: getattr(args, k) for k in PERSON_OPTIONS})
         existing = {}
-    rows = [ImportRow(str(p), person, p, args.face, args.photo_date) for p in args.photos] or \
-        [ImportRow("(no photo)", person, None)]
+    rows = rows_for_person(person, args.photos, args.face, args.photo_date)
     pack, analyze = _analyzer(args)
     report = import_rows(gallery, rows, analyze, pack, args.user, existing=existing,
                          match_existing=False, strict=True)

@@ -7,7 +7,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from desktop.scan.case import DB_NAME, Case, CaseError, CaseInfo
+from desktop.scan.case import Case
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -30,41 +30,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     hits.set_defaults(handler=run_hits)
 
 
-def _open_or_create(args: argparse.Namespace, pack) -> Case:
-    source = args.source.resolve()
-    if not source.is_dir():
-        raise CaseError(f"{args.source} is not a folder.")
-    if (args.case / DB_NAME).exists():
-        case = Case.open(args.case)
-        if Path(case.info.source_root) != source:
-            raise CaseError(f"This case belongs to the source {case.info.source_root}.",
-                            "use a new case folder for another source")
-        return case
-    from desktop.storage.database import utc_now
-
-    threshold = pack.manifest.match_threshold if args.threshold is None else args.threshold
-    return Case.create(args.case, CaseInfo(
-        case_number=args.case_number or args.case.resolve().name, examiner=args.examiner,
-        source_root=str(source), gallery=str(args.gallery.resolve()), pack_id=pack.id,
-        model_hashes=pack.manifest.model_hashes, match_threshold=threshold, fps=args.fps,
-        created_at=utc_now()))
-
-
 def run_scan(args: argparse.Namespace) -> int:
-    from desktop.engine.engine import EngineOptions
-    from desktop.engine.pack_store import resolve_pack
     from desktop.engine.providers import runtime_report
-    from desktop.gallery.gallery import Gallery
-    from desktop.scan.job import Progress, ScanJob
-
-    gallery = Gallery.open(args.gallery)
-    existing = (args.case / DB_NAME).exists()
-    pack = resolve_pack(Case.open(args.case).info.pack_id if existing and not args.pack
-                        else args.pack)
-    case = _open_or_create(args, pack)
-    print(f"case {case.info.case_number}: pack {pack.id}, threshold "
-          f"{case.info.match_threshold:.3f}; {runtime_report(args.provider).lines()[-1]}",
-          file=sys.stderr)
+    from desktop.scan.job import Progress
+    from desktop.scan.start import ScanRequest, prepare_scan
 
     def show(p: Progress) -> None:
         if args.quiet:
@@ -73,9 +42,19 @@ def run_scan(args: argparse.Namespace) -> int:
         print(f"\r{p.stage}: {p.done}/{p.total} ({p.rate:.1f}/s{eta}), faces {p.faces}   ",
               end="\n" if p.stage == "done" else "", file=sys.stderr, flush=True)
 
-    job = ScanJob(case, pack, gallery, options=EngineOptions(provider=args.provider),
-                  workers=args.workers, on_progress=show, examiner=args.examiner)
-    summary = job.run()
+    job = prepare_scan(ScanRequest(
+        source=args.source, case_dir=args.case, gallery=args.gallery, examiner=args.examiner,
+        pack=args.pack, fps=args.fps, threshold=args.threshold, workers=args.workers,
+        provider=args.provider, case_number=args.case_number), on_progress=show)
+    info = job.case.info
+    print(f"case {info.case_number}: pack {job.pack.id}, threshold "
+          f"{info.match_threshold:.3f}; {runtime_report(args.provider).lines()[-1]}",
+          file=sys.stderr)
+    try:
+        summary = job.run()
+    finally:
+        job.case.close()
+        job.gallery.close()
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items()))
     print(f"scan {summary.scan_id}: {summary.files} files ({statuses}); "
           f"{summary.new_contents} analysed now, {summary.faces} faces in the case, "

@@ -91,6 +91,11 @@ class Gallery:
         row["aliases"] = json.loads(row["aliases"])
         return row
 
+    def person_fields(self, person_id: int) -> PersonFields:
+        """The person's case data as an import would give it (to add photos to them)."""
+        row = self.person(person_id)
+        return PersonFields(**{k: tuple(row[k]) if k == "aliases" else row[k] for k in EDITABLE})
+
     def persons(self) -> list[dict]:
         """Every person with photo and face counts (faces = photos with an embedding)."""
         sql = """

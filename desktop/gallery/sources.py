@@ -40,6 +40,13 @@ class Problem:
     reason: str
 
 
+def rows_for_person(person: PersonFields, photos: list[Path], face: int | None = None,
+                    photo_date: str | None = None) -> list[ImportRow]:
+    """A single add: these photos for one person (or the person alone, with no photo)."""
+    return ([ImportRow(str(p), person, Path(p), face, photo_date) for p in photos]
+            or [ImportRow("(no photo)", person, None)])
+
+
 def rows_from_folder(root: Path) -> tuple[list[ImportRow], list[Problem]]:
     """`<root>/<person name>/<photos...>`: the folder name is the person's name."""
     root = Path(root)

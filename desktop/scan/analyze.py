@@ -14,9 +14,10 @@ from itertools import islice
 from pathlib import Path
 
 from desktop.engine.engine import EngineOptions, FaceEngine
-from desktop.engine.pack_store import InstalledPack
+from desktop.engine.pack_store import InstalledPack, resolve_pack
 from desktop.engine.types import ImageResult
 from desktop.errors import HomewardError
+from desktop.gallery.imports import Analyze, PackInfo
 from desktop.media.decode import DecodedImage, load_image
 from desktop.scan.workers import default_workers, engine_pool, runs_on_gpu, worker_engine
 
@@ -83,3 +84,12 @@ def _analyze_in_process(paths: Iterable[Path], engine: FaceEngine,
                 analysed = {p: _analyze_decoded(engine, p, d) for p, d in good}
             for path, item in zip(chunk, decoded, strict=True):
                 yield item if isinstance(item, ImageResult) else analysed[path]
+
+
+def pack_analyzer(pack_id: str | None, provider: str = "auto",
+                  workers: int | None = None) -> tuple[PackInfo, Analyze]:
+    """The pack a gallery change is embedded with, and the function that embeds photos."""
+    pack = resolve_pack(pack_id)
+    options = EngineOptions(provider=provider)
+    return (PackInfo(pack.id, pack.manifest.model_hashes),
+            lambda paths: analyze_paths(paths, pack, options, workers))

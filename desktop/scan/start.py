@@ -1,0 +1,83 @@
+"""Turning "scan this folder into that case" into a ready ScanJob: the one place that opens
+the gallery, picks the pack (a case keeps the pack it was started with), and creates or
+reopens the case. The command line and the GUI both start scans through here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop.engine.engine import EngineOptions
+from desktop.engine.pack_store import InstalledPack, resolve_pack
+from desktop.gallery.gallery import Gallery
+from desktop.scan.case import DB_NAME, Case, CaseError, CaseInfo
+from desktop.scan.job import Progress, ScanJob
+from desktop.storage.database import utc_now
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    source: Path
+    case_dir: Path
+    gallery: Path
+    examiner: str
+    pack: str | None = None  # None: the case's pack, or the default pack for a new case
+    fps: float = 2.0
+    threshold: float | None = None  # None: the pack's own threshold
+    workers: int | None = None
+    provider: str = "auto"
+    case_number: str | None = None  # None: the case folder's name
+
+
+def case_exists(case_dir: Path) -> bool:
+    return (Path(case_dir) / DB_NAME).exists()
+
+
+def open_case_for(request: ScanRequest, pack: InstalledPack) -> Case:
+    """The case of this source: opened if it exists (and is of this source), else created."""
+    source = Path(request.source).resolve()
+    if not source.is_dir():
+        raise CaseError(f"{request.source} is not a folder.")
+    if case_exists(request.case_dir):
+        case = Case.open(request.case_dir)
+        if Path(case.info.source_root) != source:
+            case.close()
+            raise CaseError(f"This case belongs to the source {case.info.source_root}.",
+                            "use a new case folder for another source")
+        return case
+    threshold = pack.manifest.match_threshold if request.threshold is None else request.threshold
+    return Case.create(request.case_dir, CaseInfo(
+        case_number=request.case_number or Path(request.case_dir).resolve().name,
+        examiner=request.examiner, source_root=str(source),
+        gallery=str(Path(request.gallery).resolve()), pack_id=pack.id,
+        model_hashes=pack.manifest.model_hashes, match_threshold=threshold, fps=request.fps,
+        created_at=utc_now()))
+
+
+def prepare_scan(request: ScanRequest, *, on_progress: Callable[[Progress], None] | None = None,
+                 cancel: threading.Event | None = None,
+                 pause: threading.Event | None = None) -> ScanJob:
+    """A ScanJob ready to run; the caller owns `job.case` and `job.gallery` (close them)."""
+    gallery = Gallery.open(request.gallery)
+    try:
+        pack_id = request.pack
+        if pack_id is None and case_exists(request.case_dir):
+            existing = Case.open(request.case_dir)
+            pack_id = existing.info.pack_id
+            existing.close()
+        pack = resolve_pack(pack_id)
+        case = open_case_for(request, pack)
+    except BaseException:
+        gallery.close()
+        raise
+    try:
+        return ScanJob(case, pack, gallery, options=EngineOptions(provider=request.provider),
+                       workers=request.workers, on_progress=on_progress, cancel=cancel,
+                       pause=pause, examiner=request.examiner)
+    except BaseException:
+        case.close()
+        gallery.close()
+        raise

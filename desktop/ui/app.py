@@ -1,0 +1,101 @@
+"""Starting the desktop application, and rendering its pages to PNG files offscreen."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _drop_opencv_qt_plugin_path() -> None:
+    """opencv-python's wheel points QT_QPA_PLATFORM_PLUGIN_PATH at its own Qt plugins when
+    cv2 is imported; PySide6 would then load plugins built for another Qt and abort."""
+    import cv2
+
+    plugins = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")
+    if plugins.startswith(str(Path(cv2.__file__).parent)):
+        del os.environ["QT_QPA_PLATFORM_PLUGIN_PATH"]
+        os.environ.pop("QT_QPA_FONTDIR", None)
+
+
+def create_application():
+    _drop_opencv_qt_plugin_path()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Homeward")
+    app.setOrganizationName("Homeward")
+    return app
+
+
+def build_window(case: Path | None = None, gallery: Path | None = None,
+                 settings_file: Path | None = None):
+    """The main window with settings loaded and the case/gallery opened; problems with any
+    of them are shown as dialogs once the window is up, and the window still opens."""
+    from desktop.errors import HomewardError
+    from desktop.settings import Settings, load_settings
+    from desktop.ui.dialogs import show_failure
+    from desktop.ui.main_window import MainWindow
+    from desktop.ui.state import AppState
+    from desktop.ui.tasks import failure_of
+
+    problems = []
+    try:
+        settings = load_settings(settings_file)
+    except HomewardError as exc:
+        settings, problems = Settings(), [exc]
+    state = AppState(settings, settings_file)
+    for action, target in ((state.open_gallery, gallery), (state.open_case, case)):
+        if target is None:
+            continue
+        try:
+            action(target)
+        except HomewardError as exc:
+            problems.append(exc)
+    if gallery is None and state.gallery is None and settings.gallery and Path(
+            settings.gallery).exists():
+        try:
+            state.open_gallery(Path(settings.gallery))
+        except HomewardError as exc:
+            problems.append(exc)
+    window = MainWindow(state)
+    for exc in problems:
+        show_failure(window, failure_of(exc))
+    return window
+
+
+def save_screenshots(window, folder: Path) -> list[Path]:
+    """Every page rendered to `NN-page.png` (documentation and review of the UI)."""
+    from PySide6.QtWidgets import QApplication
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, page in enumerate(window.pages):
+        window.show_page(index)
+        for _ in range(3):
+            QApplication.processEvents()
+        page.settle()
+        QApplication.processEvents()
+        path = folder / f"{index + 1:02d}-{page.title.lower()}.png"
+        if not window.grab().save(str(path)):
+            raise OSError(f"could not write {path}")
+        written.append(path)
+    return written
+
+
+def run_gui(case: Path | None = None, gallery: Path | None = None,
+            screenshot_dir: Path | None = None) -> int:
+    if screenshot_dir is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = create_application()
+    window = build_window(case, gallery)
+    window.show()
+    if screenshot_dir is not None:
+        for path in save_screenshots(window, screenshot_dir):
+            print(path)
+        window.close()
+        return 0
+    return app.exec()

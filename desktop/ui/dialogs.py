@@ -1,0 +1,53 @@
+"""Error and information dialogs. They open window-modal but never block the event loop
+(`open()`, not `exec()`), so a scan keeps reporting progress behind an error message."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from desktop.errors import HomewardError
+from desktop.ui.tasks import Failure, failure_of
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def show_failure(parent: QWidget, failure: Failure, title: str = "Homeward") -> QMessageBox | None:
+    """The user's message up front, the technical detail one click away; silent on cancel."""
+    if failure.cancelled:
+        return None
+    box = QMessageBox(QMessageBox.Icon.Warning, title, failure.message,
+                      QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("errorDialog")
+    if failure.detail:
+        box.setInformativeText(failure.detail)
+    if failure.traceback and not failure.detail:
+        box.setDetailedText(failure.traceback)
+    box.open()
+    return box
+
+
+def show_info(parent: QWidget, text: str, detail: str | None = None,
+              title: str = "Homeward") -> QMessageBox:
+    box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok,
+                      parent)
+    box.setObjectName("infoDialog")
+    if detail:
+        box.setDetailedText(detail)
+    box.open()
+    return box
+
+
+def attempt(parent: QWidget, action: Callable[[], T]) -> T | None:
+    """Run a quick action in the GUI thread; a failure becomes a dialog, not a crash."""
+    try:
+        return action()
+    except HomewardError as exc:
+        show_failure(parent, failure_of(exc))
+    except OSError as exc:
+        show_failure(parent, Failure("The file system refused this action.", str(exc)))
+    return None

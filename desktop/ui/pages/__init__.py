@@ -1,0 +1,1 @@
+"""The application's pages: Cases, Gallery, Scan, Review, Reports."""

@@ -1,0 +1,9 @@
+"""The Cases page (being written)."""
+
+from __future__ import annotations
+
+from desktop.ui.pages.base import Page
+
+
+class CasesPage(Page):
+    title = "Cases"

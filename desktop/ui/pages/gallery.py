@@ -1,0 +1,9 @@
+"""The Gallery page (being written)."""
+
+from __future__ import annotations
+
+from desktop.ui.pages.base import Page
+
+
+class GalleryPage(Page):
+    title = "Gallery"

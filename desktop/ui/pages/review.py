@@ -1,0 +1,9 @@
+"""The Review page (being written)."""
+
+from __future__ import annotations
+
+from desktop.ui.pages.base import Page
+
+
+class ReviewPage(Page):
+    title = "Review"

@@ -1,0 +1,9 @@
+"""The Scan page (being written)."""
+
+from __future__ import annotations
+
+from desktop.ui.pages.base import Page
+
+
+class ScanPage(Page):
+    title = "Scan"

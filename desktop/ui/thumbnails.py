@@ -1,0 +1,78 @@
+"""Thumbnails loaded off the GUI thread, on demand, with a bounded cache.
+
+A list of 100,000 faces asks only for the rows on screen; each image file is read and scaled
+on a thread pool (QImage is safe off the GUI thread, QPixmap is not), and the view is told
+when it arrives. Unreadable files get no thumbnail, never an error dialog per row.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage, QImageReader, QPixmap
+
+
+def read_scaled(path: Path, size: QSize) -> QImage:
+    """The image scaled to fit `size`, decoded at reduced size where the format allows."""
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    original = reader.size()
+    if original.isValid():
+        reader.setScaledSize(original.scaled(size, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    if image.isNull() or (image.width() <= size.width() and image.height() <= size.height()):
+        return image
+    return image.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation)
+
+
+class _Load(QRunnable):
+    def __init__(self, loader: ThumbnailLoader, path: Path) -> None:
+        super().__init__()
+        self.loader, self.path = loader, path
+
+    def run(self) -> None:
+        self.loader.loaded.emit(str(self.path), read_scaled(self.path, self.loader.size))
+
+
+class ThumbnailLoader(QObject):
+    """`pixmap(path)` returns the cached thumbnail or None and starts loading it; `ready`
+    names the path once it can be asked again."""
+
+    loaded = Signal(str, QImage)  # from pool threads; queued to this object
+    ready = Signal(str)
+
+    def __init__(self, side: int = 96, capacity: int = 2000,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.size, self.capacity = QSize(side, side), capacity
+        self._cache: OrderedDict[str, QPixmap] = OrderedDict()
+        self._pending: set[str] = set()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(2)
+        self.loaded.connect(self._store)
+
+    def pixmap(self, path: Path | str | None) -> QPixmap | None:
+        if not path:
+            return None
+        key = str(path)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if key not in self._pending:
+            self._pending.add(key)
+            self._pool.start(_Load(self, Path(key)))
+        return None
+
+    def wait_idle(self, timeout_ms: int = 10_000) -> bool:
+        return self._pool.waitForDone(timeout_ms)
+
+    @Slot(str, QImage)
+    def _store(self, key: str, image: QImage) -> None:
+        self._pending.discard(key)
+        self._cache[key] = QPixmap.fromImage(image) if not image.isNull() else QPixmap()
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        self.ready.emit(key)
