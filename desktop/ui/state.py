@@ -39,7 +39,7 @@ class AppState(QObject):
         self.settings_changed.emit()
 
     def open_case(self, folder: Path) -> Case:
-        case = Case.open(folder)
+        case = Case.open(Path(folder).resolve())
         self.close_case(notify=False)
         self.case = case
         self.update_settings(self.settings.with_recent_case(case.folder))

@@ -1,9 +1,187 @@
-"""The Cases page (being written)."""
+"""Cases: create a case, open one (or a recent one), and see its data and where it stands."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from html import escape
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+)
+
+from desktop.engine.pack_store import resolve_pack
+from desktop.review.overview import case_overview
+from desktop.scan.case import CaseError
+from desktop.scan.start import ScanRequest, case_exists, open_case_for
+from desktop.storage import audit
+from desktop.ui.dialogs import attempt, show_info
+from desktop.ui.pack_choice import PackChoice
 from desktop.ui.pages.base import Page
+from desktop.ui.path_field import PathField
 
 
 class CasesPage(Page):
     title = "Cases"
+
+    def __init__(self, state, tasks) -> None:
+        super().__init__(state, tasks)
+        open_button = QPushButton("Open case folder…")
+        open_button.clicked.connect(self._choose_case)
+        self.recent = QListWidget()
+        self.recent.setObjectName("recentCases")
+        self.recent.itemActivated.connect(lambda item: self.open_case(Path(item.data(
+            Qt.ItemDataRole.UserRole))))
+        left = QVBoxLayout()
+        left.addWidget(open_button)
+        left.addWidget(QLabel("Recent cases (Enter opens):"))
+        left.addWidget(self.recent, 1)
+        left.addWidget(self._new_case_form())
+        self.details = QTextBrowser()
+        self.details.setObjectName("caseDetails")
+        verify = QPushButton("Verify audit trail")
+        verify.clicked.connect(self.verify_audit)
+        right = QVBoxLayout()
+        right.addWidget(self.details, 1)
+        right.addWidget(verify, 0, Qt.AlignmentFlag.AlignRight)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 2)
+        layout.addLayout(right, 3)
+        state.case_changed.connect(self.activated)
+        state.settings_changed.connect(self._show_recent)
+        state.decisions_changed.connect(self.activated)
+        state.hits_changed.connect(self.activated)
+        self.activated()
+
+    def _new_case_form(self) -> QGroupBox:
+        box = QGroupBox("New case")
+        form = QFormLayout(box)
+        self.new_folder = PathField("folder", "Case folder (new or empty)")
+        self.new_number = QLineEdit()
+        self.new_examiner = QLineEdit()
+        self.new_source = PathField("folder", "Seized folder (only ever read)")
+        self.new_gallery = PathField("open", "Gallery file", "Gallery (*.db)")
+        self.new_pack = PackChoice()
+        self.new_threshold = QDoubleSpinBox()
+        self.new_threshold.setRange(-1.0, 1.0)
+        self.new_threshold.setDecimals(3)
+        self.new_threshold.setSingleStep(0.01)
+        self.new_threshold.setSpecialValueText("pack default")
+        self.new_threshold.setMinimum(-1.0)
+        self.new_threshold.setValue(-1.0)
+        self.new_fps = QDoubleSpinBox()
+        self.new_fps.setRange(0.1, 30.0)
+        self.new_fps.setValue(self.state.settings.fps)
+        create = QPushButton("Create case")
+        create.clicked.connect(self.create_case)
+        for label, widget in (("Folder", self.new_folder), ("Case number", self.new_number),
+                              ("Examiner", self.new_examiner), ("Source", self.new_source),
+                              ("Gallery", self.new_gallery), ("Model pack", self.new_pack),
+                              ("Match threshold", self.new_threshold),
+                              ("Video frames/s", self.new_fps)):
+            form.addRow(label, widget)
+        form.addRow(create)
+        return box
+
+    def activated(self) -> None:
+        self._show_recent()
+        if self.state.gallery is not None and not self.new_gallery.path():
+            self.new_gallery.set_path(self.state.gallery.path)
+        if not self.new_examiner.text():
+            self.new_examiner.setText(self.state.settings.reviewer)
+        self._show_case()
+
+    def _show_recent(self) -> None:
+        self.recent.clear()
+        for folder in self.state.settings.recent_cases:
+            item = QListWidgetItem(folder)
+            item.setData(Qt.ItemDataRole.UserRole, folder)
+            if not case_exists(Path(folder)):
+                item.setText(f"{folder}  (missing)")
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+            self.recent.addItem(item)
+
+    def _choose_case(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open case folder")
+        if folder:
+            self.open_case(Path(folder))
+
+    def open_case(self, folder: Path) -> None:
+        attempt(self, lambda: self.state.open_case(folder))
+
+    def create_case(self) -> None:
+        """The same path as `homeward scan` takes for a new case folder."""
+        def create() -> None:
+            folder, source, gallery = (self.new_folder.path(), self.new_source.path(),
+                                       self.new_gallery.path())
+            examiner = self.new_examiner.text().strip()
+            missing = [name for name, value in (("case folder", folder), ("source", source),
+                                                ("gallery", gallery), ("examiner", examiner))
+                       if not value]
+            if missing:
+                raise CaseError(f"A new case needs: {', '.join(missing)}.")
+            threshold = self.new_threshold.value()
+            request = ScanRequest(
+                source=source, case_dir=folder, gallery=gallery,
+                examiner=examiner, pack=self.new_pack.pack_id(),
+                fps=self.new_fps.value(), threshold=None if threshold <= -1.0 else threshold,
+                case_number=self.new_number.text().strip() or None)
+            if case_exists(folder):
+                raise CaseError(f"{folder} already holds a case; open it instead.")
+            open_case_for(request, resolve_pack(request.pack)).close()
+            self.state.open_case(folder)
+        attempt(self, create)
+
+    def _show_case(self) -> None:
+        case = self.state.case
+        if case is None:
+            self.details.setHtml("<h2>No case open</h2><p>Open a case folder, pick a recent "
+                                 "case, or create a new case on the left.</p>")
+            return
+        overview = case_overview(case)
+        rows = "".join(f"<tr><th align=left>{k.replace('_', ' ')}</th><td>{_text(v)}</td></tr>"
+                       for k, v in asdict(overview.info).items())
+        files = ", ".join(f"{k}: {v}" for k, v in overview.files_by_status.items()) or "none yet"
+        verdicts = ", ".join(f"{k}: {v}" for k, v in overview.verdicts.items())
+        scans = "".join(f"<li>scan {s['id']}: {s['status']}, {s['started_at']} → "
+                        f"{s['finished_at'] or '…'}</li>" for s in overview.scans)
+        resume = ("<p><b>The last scan did not finish; start it again on the Scan page to "
+                  "resume.</b></p>" if overview.last_scan_interrupted else "")
+        self.details.setHtml(
+            f"<h2>Case {_text(overview.info.case_number)}</h2><p>{_text(case.folder)}</p>"
+            f"<table cellspacing=4>{rows}</table>{resume}<h3>Where it stands</h3>"
+            f"<p>Files — {files}<br>Faces: {overview.faces} ({overview.tracks} video tracks)"
+            f"<br>Hits: {overview.hits} — {verdicts}</p><h3>Scans</h3><ul>{scans}</ul>"
+            f"<h3>Reports exported</h3><ul>" + "".join(
+                f"<li>{_text(e['at'])} {_text(e['format'])} by {_text(e['actor'])}: "
+                f"{_text(e['out'])}</li>" for e in overview.exports) + "</ul>")
+
+    def verify_audit(self) -> None:
+        case = self.state.case
+        if case is None:
+            return
+        report = audit.verify(case.db)
+        if report.ok:
+            show_info(self, f"Audit trail intact: {report.rows} rows.", f"head {report.head}")
+        else:
+            show_info(self, f"Audit trail TAMPERED: {len(report.problems)} problem(s).",
+                      "\n".join(report.problems))
+
+
+
+def _text(value: object) -> str:
+    if isinstance(value, dict):
+        return "<br>".join(f"{escape(str(k))}: {escape(str(v))}" for k, v in value.items())
+    return escape(str(value))

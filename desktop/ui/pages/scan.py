@@ -1,9 +1,212 @@
-"""The Scan page (being written)."""
+"""Scan: run (or resume) the open case's scan in the background, with live progress, pause,
+cancel, and the list of files that could not be analysed."""
 
 from __future__ import annotations
 
+import getpass
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from desktop.review.overview import case_overview, problem_files
+from desktop.scan.job import Progress, ScanSummary
+from desktop.scan.start import ScanRequest, prepare_scan
+from desktop.scan.workers import default_workers
+from desktop.settings import PROVIDERS
+from desktop.ui.dialogs import show_failure
 from desktop.ui.pages.base import Page
+from desktop.ui.tasks import Failure, Task, TaskControl
+
+PROBLEMS_SHOWN = 1000  # the rest: `homeward case show`
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class ScanPage(Page):
     title = "Scan"
+
+    def __init__(self, state, tasks) -> None:
+        super().__init__(state, tasks)
+        self.task: Task | None = None
+        self.last_progress: Progress | None = None
+        self._problems_shown_at = 0.0
+        self.source = QLabel()
+        self.pack = QLabel()
+        self.gallery = QLabel()
+        self.provider = QComboBox()
+        self.provider.addItems(PROVIDERS)
+        self.workers = QSpinBox()
+        self.workers.setRange(1, 256)
+        self.workers.setValue(default_workers())
+        form = QFormLayout()
+        for label, widget in (("Source (read only)", self.source), ("Model pack", self.pack),
+                              ("Gallery", self.gallery), ("Run on", self.provider),
+                              ("Worker processes", self.workers)):
+            form.addRow(label, widget)
+        self.start_button = QPushButton("Start scan")
+        self.start_button.setObjectName("startScan")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self._pause)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.cancel_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.stage = QLabel()
+        self.stage.setObjectName("scanStage")
+        self.bar = QProgressBar()
+        self.rate = QLabel()
+        self.rate.setObjectName("scanRate")
+        self.problems = QTableWidget(0, 3)
+        self.problems.setObjectName("problemFiles")
+        self.problems.setHorizontalHeaderLabels(["File", "Status", "Reason"])
+        self.problems.horizontalHeader().setStretchLastSection(True)
+        self.problems.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.stage)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.rate)
+        layout.addWidget(QLabel("Files that could not be analysed (the scan went on):"))
+        layout.addWidget(self.problems, 1)
+        state.case_changed.connect(self.activated)
+        state.gallery_changed.connect(self.activated)
+        self.activated()
+
+    def activated(self) -> None:
+        self.provider.setCurrentText(self.state.settings.provider)
+        case = self.state.case
+        running = self.task is not None and self.task.is_running()
+        self.start_button.setEnabled(case is not None and not running)
+        self.pause_button.setEnabled(running)
+        self.cancel_button.setEnabled(running)
+        if case is None:
+            for label in (self.source, self.pack, self.gallery):
+                label.setText("—")
+            self.stage.setText("Open or create a case on the Cases page to scan.")
+            self.problems.setRowCount(0)
+            return
+        info = case.info
+        self.source.setText(info.source_root)
+        self.pack.setText(f"{info.pack_id} (fixed for this case), threshold "
+                          f"{info.match_threshold:.3f}, video {info.fps:g} frames/s")
+        self.gallery.setText(str(self._gallery_path()))
+        if not running:
+            interrupted = case_overview(case).last_scan_interrupted
+            self.start_button.setText("Resume scan" if interrupted else "Start scan")
+            if interrupted and not self.stage.text().startswith("Cancelled"):
+                self.stage.setText("The last scan did not finish; resuming continues it.")
+        self._show_problems()
+
+    def _gallery_path(self) -> Path:
+        if self.state.gallery is not None:
+            return self.state.gallery.path
+        return Path(self.state.case.info.gallery)
+
+    def start(self) -> None:
+        case = self.state.case
+        if case is None or (self.task is not None and self.task.is_running()):
+            return
+        settings = replace(self.state.settings, provider=self.provider.currentText())
+        if settings != self.state.settings:
+            self.state.update_settings(settings)
+        request = ScanRequest(
+            source=Path(case.info.source_root), case_dir=case.folder,
+            gallery=self._gallery_path(),
+            examiner=settings.reviewer or case.info.examiner or getpass.getuser(),
+            provider=settings.provider, workers=self.workers.value())
+
+        def work(control: TaskControl) -> ScanSummary:
+            job = prepare_scan(request, on_progress=control.progress, cancel=control.cancel,
+                               pause=control.pause)
+            try:
+                return job.run()
+            finally:
+                job.case.close()
+                job.gallery.close()
+
+        self.stage.setText("Starting…")
+        self.bar.setRange(0, 0)
+        self.task = self.tasks.start("scan", work, on_success=self._finished,
+                                     on_failure=self._failed, on_progress=self._progress)
+        self.pause_button.setChecked(False)
+        self.activated()
+
+    def _pause(self, paused: bool) -> None:
+        if self.task is not None:
+            self.task.set_paused(paused)
+            self.pause_button.setText("Continue" if paused else "Pause")
+            if paused:
+                self.stage.setText("Paused: files already handed out finish, no new ones start.")
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.stage.setText("Cancelling after the files in progress…")
+
+    def _progress(self, progress: Progress) -> None:
+        self.last_progress = progress
+        if self.pause_button.isChecked():
+            return
+        self.stage.setText(f"{progress.stage.capitalize()}: {progress.done} of {progress.total}")
+        self.bar.setRange(0, max(progress.total, 1))
+        self.bar.setValue(progress.done)
+        self.rate.setText(f"{progress.rate:.1f} per second · ETA {_duration(progress.eta_s)} · "
+                          f"faces {progress.faces}")
+        if progress.stage == "done" or time.monotonic() - self._problems_shown_at > 3.0:
+            self._show_problems()
+
+    def _finished(self, summary: ScanSummary) -> None:
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items()))
+        self.stage.setText(f"Scan {summary.scan_id} finished in {_duration(summary.seconds)}: "
+                           f"{summary.files} files ({statuses}); {summary.new_contents} analysed "
+                           f"now; {summary.faces} faces; {summary.new_hits} new hits.")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1)
+        self._ended()
+        self.state.hits_changed.emit()
+
+    def _failed(self, failure: Failure) -> None:
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.stage.setText("Cancelled; everything done so far is kept. Start again to resume."
+                           if failure.cancelled else f"Scan stopped: {failure.message}")
+        self._ended()
+        show_failure(self, failure, "Scan")
+
+    def _ended(self) -> None:
+        self.pause_button.setChecked(False)
+        self.task = None
+        self.activated()
+
+    def _show_problems(self) -> None:
+        self._problems_shown_at = time.monotonic()
+        case = self.state.case
+        rows = problem_files(case.db, PROBLEMS_SHOWN) if case is not None else []
+        self.problems.setRowCount(len(rows))
+        for index, row in enumerate(rows):
+            for column, key in enumerate(("rel_path", "status", "reason")):
+                self.problems.setItem(index, column, QTableWidgetItem(str(row[key] or "")))
