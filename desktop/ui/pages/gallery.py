@@ -1,9 +1,302 @@
-"""The Gallery page (being written)."""
+"""The Gallery page: the missing persons, searchable, with their case data, reference photos
+and history; adding, editing, removing and importing them.
+
+Every change runs `homeward gallery …`'s own code (desktop/ui/gallery_work.py) on a
+background task with its own gallery connection; the page then re-reads the GUI thread's
+gallery. The file dialogs only pick a path and call the method of the same name, so tests
+(and drag and drop) use exactly what the buttons use.
+"""
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+)
+
+from desktop.gallery.fields import EDITABLE, PersonFields
+from desktop.gallery.imports import ImportReport
+from desktop.ui import gallery_work
+from desktop.ui.dialogs import attempt, show_failure
+from desktop.ui.enrolment import Enrolment
+from desktop.ui.gallery_work import Engine
+from desktop.ui.import_report import ImportReportDialog
 from desktop.ui.pages.base import Page
+from desktop.ui.person_details import STRIP_SIDE, PersonDetails
+from desktop.ui.person_form import PersonDialog, dropped_files
+from desktop.ui.persons_table import PersonsTable
+from desktop.ui.state import AppState
+from desktop.ui.task_bar import TaskBar
+from desktop.ui.tasks import Failure, TaskControl, TaskRunner
+from desktop.ui.thumbnails import ThumbnailLoader
 
 
 class GalleryPage(Page):
     title = "Gallery"
+
+    def __init__(self, state: AppState, tasks: TaskRunner) -> None:
+        super().__init__(state, tasks)
+        self.import_workers: int | None = None  # engine processes for imports; None: per core
+        self.busy = False  # a gallery change is under way; one writer at a time
+        self.photo_thumbnails = ThumbnailLoader(STRIP_SIDE, parent=self)
+        self.table = PersonsTable(self._first_photo)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._show_selected())
+        self.table.doubleClicked.connect(lambda _index: self.edit_person_dialog())
+        self.search = QLineEdit(placeholderText="Search name, alias or case reference",
+                                clearButtonEnabled=True)
+        self.search.setObjectName("personSearch")
+        self.search.textChanged.connect(self.table.filter.set_query)
+        self.details = PersonDetails(self.photo_thumbnails)
+        self.bar = TaskBar()
+        self.buttons = {key: QPushButton(text) for key, text in (
+            ("open", "Open gallery…"), ("new", "New gallery…"), ("add", "Add person…"),
+            ("edit", "Edit…"), ("remove", "Remove…"), ("folder", "Import folder…"),
+            ("csv", "Import CSV…"))}
+        for key, slot in (("open", self._browse_open), ("new", self._browse_new),
+                          ("add", lambda: self.add_person_dialog()),
+                          ("edit", lambda: self.edit_person_dialog()),
+                          ("remove", lambda: self.confirm_remove()),
+                          ("folder", self._browse_folder), ("csv", self._browse_csv)):
+            self.buttons[key].clicked.connect(slot)
+        self._lay_out()
+        self.setAcceptDrops(True)
+        state.gallery_changed.connect(self.reload)
+        self.reload()
+
+    def _lay_out(self) -> None:
+        tools = QHBoxLayout()
+        for group in (("open", "new"), ("add", "edit", "remove"), ("folder", "csv")):
+            for key in group:
+                tools.addWidget(self.buttons[key])
+            tools.addWidget(QFrame(frameShape=QFrame.Shape.VLine))
+        tools.addWidget(self.search, 1)
+        split = QSplitter()
+        split.addWidget(self.table)
+        split.addWidget(self.details)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([520, 560])
+        layout = QVBoxLayout(self)
+        layout.addLayout(tools)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.bar)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read the persons from the GUI thread's gallery, keeping the selection."""
+        gallery = self.state.gallery
+        self.table.set_persons(gallery.persons() if gallery is not None else [])
+        self._show_selected()
+
+    def activated(self) -> None:
+        self.reload()
+
+    def settle(self) -> None:
+        for loader in (self.table.thumbnails, self.photo_thumbnails):
+            loader.wait_idle()
+        QApplication.processEvents()
+
+    def selected_person_id(self) -> int | None:
+        return self.table.selected_person_id()
+
+    def select_person(self, person_id: int) -> bool:
+        return self.table.select_person(person_id)
+
+    def _show_selected(self) -> None:
+        self.details.show_person(self.state.gallery, self.selected_person_id())
+        self._update_actions()
+
+    def _first_photo(self, person_id: int) -> Path | None:
+        gallery = self.state.gallery
+        photos = gallery.photos(person_id) if gallery is not None else []
+        return gallery.stored_path(photos[0]) if gallery is not None and photos else None
+
+    def _update_actions(self) -> None:
+        has_gallery, chosen = self.state.gallery is not None, self.selected_person_id() is not None
+        for key, enabled in (("add", has_gallery), ("folder", has_gallery), ("csv", has_gallery),
+                             ("edit", chosen), ("remove", chosen)):
+            self.buttons[key].setEnabled(enabled and not self.busy)
+        for key in ("open", "new"):
+            self.buttons[key].setEnabled(not self.busy)
+
+    # --- opening ------------------------------------------------------------------------------
+
+    def open_gallery(self, path: Path) -> None:
+        attempt(self, lambda: self.state.open_gallery(Path(path)))
+
+    def create_gallery(self, path: Path) -> None:
+        path = Path(path) if Path(path).suffix else Path(path).with_suffix(".db")
+        attempt(self, lambda: self.state.open_gallery(path, create=True))
+
+    # --- changing (background tasks) ----------------------------------------------------------
+
+    @property
+    def actor(self) -> str:
+        return self.state.settings.reviewer or getpass.getuser()
+
+    def engine(self, workers: int | None = None) -> Engine:
+        settings = self.state.settings
+        return Engine(settings.default_pack, settings.provider, workers)
+
+    def add_person_dialog(self, photos: list[Path] | None = None) -> PersonDialog:
+        dialog = PersonDialog(self, photos=photos)
+        dialog.accepted.connect(lambda: self.add_photos(dialog.photos, person=dialog.person))
+        dialog.open()
+        return dialog
+
+    def edit_person_dialog(self) -> PersonDialog | None:
+        person_id, gallery = self.selected_person_id(), self.state.gallery
+        if person_id is None or gallery is None or self.busy:
+            return None
+        dialog = PersonDialog(self, person=gallery.person_fields(person_id))
+        dialog.accepted.connect(lambda: self.edit_person(person_id, dialog.person))
+        dialog.open()
+        return dialog
+
+    def add_photos(self, photos: list[Path], person_id: int | None = None,
+                   person: PersonFields | None = None) -> Enrolment | None:
+        """Photos for an existing person, or a new person with photos (or none)."""
+        if self.state.gallery is None or self.busy:
+            return None
+        enrolment = Enrolment(self, self.tasks, self.bar, self.state.gallery.path, self.engine(),
+                              self.actor, photos, person=person, person_id=person_id)
+        enrolment.added.connect(self._photos_added)
+        enrolment.ended.connect(lambda: self._set_busy(False))
+        enrolment.ended.connect(enrolment.deleteLater)
+        self._set_busy(True)
+        enrolment.start()
+        return enrolment
+
+    def edit_person(self, person_id: int, person: PersonFields | None) -> None:
+        if person is None or self.state.gallery is None:
+            return
+        changes = {name: getattr(person, name) for name in EDITABLE}
+        gallery, actor = self.state.gallery.path, self.actor
+        self._write("Saving…", lambda _c: gallery_work.edit_person(
+            gallery, person_id, changes, actor), lambda _diff: None)
+
+    def confirm_remove(self) -> QMessageBox | None:
+        person_id = self.selected_person_id()
+        if person_id is None or self.state.gallery is None or self.busy:
+            return None
+        name = self.state.gallery.person(person_id)["name"]
+        box = QMessageBox(QMessageBox.Icon.Question, "Remove person",
+                          f"Remove {name} and their reference photos from the gallery?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.setObjectName("confirmRemove")
+        box.setInformativeText("The history keeps a record of the removal and of their data.")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.button(QMessageBox.StandardButton.Yes).clicked.connect(
+            lambda: self.remove_person(person_id))
+        box.open()
+        return box
+
+    def remove_person(self, person_id: int) -> None:
+        if self.state.gallery is None or self.busy:
+            return
+        gallery, actor = self.state.gallery.path, self.actor
+        self._write("Removing…", lambda _c: gallery_work.remove_person(
+            gallery, person_id, actor), lambda _none: None)
+
+    def import_folder(self, folder: Path) -> None:
+        self._import(Path(folder), is_csv=False)
+
+    def import_csv(self, path: Path) -> None:
+        self._import(Path(path), is_csv=True)
+
+    def _import(self, source: Path, is_csv: bool) -> None:
+        if self.state.gallery is None or self.busy:
+            return
+        gallery, engine, actor = self.state.gallery.path, self.engine(self.import_workers), self.actor
+        self._write(f"Importing {source.name}…", lambda control: gallery_work.import_source(
+            gallery, source, is_csv, engine, actor, control),
+            lambda report: ImportReportDialog(report, str(source), self).open(), cancel=True)
+
+    def _write(self, text: str, work: Callable[[TaskControl], object],
+               done: Callable[[Any], object], cancel: bool = False) -> None:
+        """Run one gallery change in the background; the page is read again afterwards."""
+        def succeeded(result: object) -> None:
+            self._finished()
+            done(result)
+
+        def failed(failure: Failure) -> None:
+            self._finished()
+            show_failure(self, failure, "Gallery not changed")
+
+        self._set_busy(True)
+        task = self.tasks.start(text, work, on_success=succeeded, on_failure=failed,
+                                on_progress=self.bar.progressed)
+        self.bar.follow(task if cancel else None, text)
+
+    def _finished(self) -> None:
+        self.bar.finish()
+        self._set_busy(False)
+        self.reload()
+
+    def _photos_added(self, report: ImportReport) -> None:
+        self.reload()
+        for person_id in report.persons_created or report.persons_updated:
+            self.select_person(person_id)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self._update_actions()
+
+    # --- drag and drop ------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.state.gallery is not None and not self.busy and dropped_files(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Photos dropped on a person's row (or anywhere, with a person selected) are added
+        to that person; with nobody selected they start a new person."""
+        photos = dropped_files(event)
+        if not photos:
+            return
+        event.acceptProposedAction()
+        person_id = self.table.person_at(event.position().toPoint(), self)
+        if person_id is None:
+            person_id = self.selected_person_id()
+        if person_id is None:
+            self.add_person_dialog(photos)
+        else:
+            self.select_person(person_id)
+            self.add_photos(photos, person_id=person_id)
+
+    # --- file dialogs -------------------------------------------------------------------------
+
+    def _browse_open(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open gallery", "", "Gallery (*.db)")
+        if name:
+            self.open_gallery(Path(name))
+
+    def _browse_new(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "New gallery", "", "Gallery (*.db)")
+        if name:
+            self.create_gallery(Path(name))
+
+    def _browse_folder(self) -> None:
+        name = QFileDialog.getExistingDirectory(self, "Import a folder per person")
+        if name:
+            self.import_folder(Path(name))
+
+    def _browse_csv(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Import a CSV", "", "CSV (*.csv);;All (*)")
+        if name:
+            self.import_csv(Path(name))
