@@ -113,11 +113,13 @@ def match_case(db: sqlite_utils.Database, gallery: GalleryMatrix, *, pack_id: st
 
 
 def list_hits(db: sqlite_utils.Database) -> list[dict]:
-    """Every hit with the evidence to find it again: paths, hashes, frame, time, box."""
+    """Every hit with the evidence to find it again: paths, hashes, frame, time, box (in the
+    pixels of an image_width x image_height picture, to place it on the scaled thumbnail)."""
     rows = list(db.query(
         "SELECT h.id AS hit_id, h.face_id, h.person_id, h.person_name, h.score, h.rank, h.threshold, "
         "h.pack_id, h.flags, h.track_id, f.frame_index AS frame, f.timestamp_s AS timestamp, "
-        "f.box, f.crop, f.thumbnail, c.id AS content_id, c.sha256, c.md5, c.kind FROM hits h "
+        "f.box, f.crop, f.thumbnail, c.id AS content_id, c.sha256, c.md5, c.kind, "
+        "c.width AS image_width, c.height AS image_height FROM hits h "
         "JOIN faces f ON f.id = h.face_id JOIN contents c ON c.id = f.content_id "
         "ORDER BY h.score DESC, h.id"))
     paths: dict[int, list[str]] = defaultdict(list)

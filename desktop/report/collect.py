@@ -14,6 +14,7 @@ from pathlib import Path
 from desktop.errors import HomewardError
 from desktop.review.queue import review_items
 from desktop.scan.case import Case, CaseInfo
+from desktop.scan.derived import crop_path, thumbnail_path
 from desktop.storage import audit
 from desktop.storage.database import utc_now
 
@@ -79,10 +80,6 @@ class ReportData:
         return os.path.join(os.fsencode(self.info.source_root), hit.path_bytes[0])
 
 
-def _derived(folder: Path, sub: str, name: str | None) -> Path | None:
-    return folder / sub / name if name else None
-
-
 def collect(case: Case, examiner: str | None = None) -> ReportData:
     """Everything a report needs; raises ReportError if the audit trail is not intact."""
     chain = audit.verify(case.db)
@@ -110,8 +107,8 @@ def collect(case: Case, examiner: str | None = None) -> ReportData:
             size=content["size"], kind=item["kind"], date_taken=metadata.get("date_taken"),
             frame=item["frame"], timestamp=item["timestamp"], box=list(item["box"]),
             reviewer=item["reviewer"], decided_at=item["decided_at"], note=item["note"],
-            crop=_derived(case.folder, "crops", item["crop"]),
-            thumbnail=_derived(case.folder, "thumbs", item["thumbnail"]))
+            crop=crop_path(case.folder, item["crop"]),
+            thumbnail=thumbnail_path(case.folder, item["thumbnail"]))
         groups[hit.status].append(hit)
     return ReportData(info=info, case_folder=case.folder, examiner=examiner or info.examiner,
                       audit_head=chain.head, audit_rows=chain.rows, generated_at=utc_now(),

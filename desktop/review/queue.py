@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from desktop.match.hits import list_hits
-from desktop.review.decisions import current_verdicts
+from desktop.review.decisions import Decision, current_verdicts
 
 PENDING = "pending"
 
@@ -18,7 +18,6 @@ def review_items(db: sqlite_utils.Database, *, status: str | None = None,
     by_face: dict[int, list[dict]] = {}
     for hit in hits:
         by_face.setdefault(hit["face_id"], []).append(hit)
-    items = []
     for hit in hits:
         # What else this face resembles: a reviewer weighs a hit against its rivals.
         hit["other_candidates"] = sorted(
@@ -26,20 +25,30 @@ def review_items(db: sqlite_utils.Database, *, status: str | None = None,
               "score": o["score"], "rank": o["rank"]}
              for o in by_face[hit["face_id"]] if o["hit_id"] != hit["hit_id"]),
             key=lambda o: o["rank"])
-        decision = verdicts.get(hit["hit_id"])
-        hit["status"] = decision.verdict if decision else PENDING
-        hit["reviewer"] = decision.reviewer if decision else None
-        hit["decided_at"] = decision.decided_at if decision else None
-        hit["note"] = decision.note if decision else None
-        if status is not None and hit["status"] != status:
-            continue
-        if person_id is not None and hit["person_id"] != person_id:
-            continue
-        if min_score is not None and hit["score"] < min_score:
-            continue
-        items.append(hit)
+        with_decision(hit, verdicts.get(hit["hit_id"]))
+    items = filter_items(hits, status=status, person_id=person_id, min_score=min_score)
     items.sort(key=lambda h: (h["status"] != PENDING, -h["score"], h["hit_id"]))
     return items
+
+
+def with_decision(item: dict, decision: Decision | None) -> dict:
+    """The item's status fields set from its current decision (None: pending). The desktop
+    app uses it to update one row after a decision without re-reading the whole queue."""
+    item["status"] = decision.verdict if decision else PENDING
+    item["reviewer"] = decision.reviewer if decision else None
+    item["decided_at"] = decision.decided_at if decision else None
+    item["note"] = decision.note if decision else None
+    return item
+
+
+def filter_items(items: list[dict], *, status: str | None = None, person_id: int | None = None,
+                 min_score: float | None = None) -> list[dict]:
+    """The items passing every given filter, in their order (None: no filter on that field).
+    The desktop app filters a loaded queue with it instead of reading the case again."""
+    return [h for h in items
+            if (status is None or h["status"] == status)
+            and (person_id is None or h["person_id"] == person_id)
+            and (min_score is None or h["score"] >= min_score)]
 
 
 def hits_of_track(db: sqlite_utils.Database, hit_id: int) -> list[int]:

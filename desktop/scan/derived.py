@@ -6,6 +6,7 @@ content's SHA-256, so a resumed scan rewrites the same names instead of adding c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,28 @@ CROP_MARGIN = 0.3  # share of the face box added on each side: hair, ears, conte
 CROP_MAX = 256
 THUMB_MAX = 640
 JPEG = [cv2.IMWRITE_JPEG_QUALITY, 90]
+CROPS = "crops"
+THUMBS = "thumbs"
+
+
+def crop_path(case_folder: Path, name: str | None) -> Path | None:
+    """Where a face's crop lies (the name stored in faces.crop); None if it has none."""
+    return case_folder / CROPS / name if name else None
+
+
+def thumbnail_path(case_folder: Path, name: str | None) -> Path | None:
+    """Where a face's context image lies (the name stored in faces.thumbnail)."""
+    return case_folder / THUMBS / name if name else None
+
+
+def crop_bounds(box: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of a face crop with its margin, clipped to the image: the
+    case's crops and the reviewer's view of a gallery face are framed alike."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    left, top = max(0, int(x1 - mx)), max(0, int(y1 - my))
+    right, bottom = min(width, int(x2 + mx) + 1), min(height, int(y2 + my) + 1)
+    return left, top, right, bottom
 
 
 def _write(path: Path, image: np.ndarray) -> str:
@@ -36,17 +59,14 @@ def _fit(image: np.ndarray, longest: int) -> np.ndarray:
 
 def save_crop(case_folder: Path, name: str, image: np.ndarray, box: np.ndarray) -> str:
     """The face with a margin, at most CROP_MAX pixels; returns the file name in crops/."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
     height, width = image.shape[:2]
-    left, top = max(0, int(x1 - mx)), max(0, int(y1 - my))
-    right, bottom = min(width, int(x2 + mx) + 1), min(height, int(y2 + my) + 1)
+    left, top, right, bottom = crop_bounds(box, width, height)
     crop = image[top:bottom, left:right]
     if crop.size == 0:
         crop = image
-    return _write(case_folder / "crops" / f"{name}.jpg", _fit(crop, CROP_MAX))
+    return _write(case_folder / CROPS / f"{name}.jpg", _fit(crop, CROP_MAX))
 
 
 def save_thumbnail(case_folder: Path, name: str, image: np.ndarray) -> str:
     """The whole image or frame, at most THUMB_MAX pixels; returns the name in thumbs/."""
-    return _write(case_folder / "thumbs" / f"{name}.jpg", _fit(image, THUMB_MAX))
+    return _write(case_folder / THUMBS / f"{name}.jpg", _fit(image, THUMB_MAX))

@@ -8,6 +8,7 @@ when it arrives. Unreadable files get no thumbnail, never an error dialog per ro
 from __future__ import annotations
 
 from collections import OrderedDict
+from contextlib import suppress
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
@@ -34,7 +35,9 @@ class _Load(QRunnable):
         self.loader, self.path = loader, path
 
     def run(self) -> None:
-        self.loader.loaded.emit(str(self.path), read_scaled(self.path, self.loader.size))
+        image = read_scaled(self.path, self.loader.size)
+        with suppress(RuntimeError):  # the loader was deleted (its window closed): nobody waits
+            self.loader.loaded.emit(str(self.path), image)
 
 
 class ThumbnailLoader(QObject):

@@ -1,0 +1,185 @@
+"""The review queue as a Qt table model and view, fit for 100,000 hits.
+
+The rows are the review package's item dicts, held as a list: data() is a list index and a
+dict lookup, with no database access and no per-row widget. The face column's picture comes
+from a ThumbnailLoader, asked only for the rows a view paints; when one arrives, only the
+rows that asked for it are repainted.
+
+Filtering is not done here: the page reads the whole queue once, in the background (about
+2 s for 100,000 hits, mostly SQLite), and filters that list with the review package's own
+`filter_items`, then hands the result to `set_items`. A QSortFilterProxyModel would restate
+the filter rules in the UI and call Python once per row on every change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+)
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from desktop.match.hits import SAME_PERSON_TWICE
+from desktop.scan.derived import crop_path
+from desktop.ui.thumbnails import ThumbnailLoader
+
+Index = QModelIndex | QPersistentModelIndex
+
+COLUMNS = ("Face", "Score", "Rank", "Person", "Status", "File", "Time", "Flags")
+FACE, SCORE, RANK, PERSON, STATUS, FILE, TIME, FLAGS = range(len(COLUMNS))
+HIT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+FLAG_LABELS = {SAME_PERSON_TWICE: "twice in image"}
+STATUS_COLORS = {"confirm": "#1e7d32", "reject": "#b3261e", "unsure": "#b06000"}
+
+
+def when(item: dict) -> str:
+    """Where in a video the face is ('12.5 s, frame 312'); empty for a photo."""
+    if item.get("timestamp") is None:
+        return ""
+    frame = f", frame {item['frame']}" if item.get("frame") is not None else ""
+    return f"{item['timestamp']:.1f} s{frame}"
+
+
+def _display(item: dict, column: int) -> str:
+    if column == SCORE:
+        return f"{item['score']:.3f}"
+    if column == RANK:
+        return str(item["rank"])
+    if column == PERSON:
+        return item["person_name"]
+    if column == STATUS:
+        return item["status"]
+    if column == FILE:
+        return item.get("path") or ""
+    if column == TIME:
+        return when(item)
+    if column == FLAGS:
+        return ", ".join(FLAG_LABELS.get(f, f) for f in item.get("flags") or ())
+    return ""
+
+
+class HitsModel(QAbstractTableModel):
+    def __init__(self, thumbnails: ThumbnailLoader | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._items: list[dict] = []
+        self._rows: dict[int, int] = {}  # hit id -> row
+        self._folder: Path | None = None
+        self._waiting: dict[str, set[int]] = {}  # crop path -> hit ids whose row asked for it
+        self.thumbnails = thumbnails
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._thumbnail_ready)
+
+    # --- content -----------------------------------------------------------------------------
+
+    def set_items(self, items: list[dict], case_folder: Path | None) -> None:
+        """Show these items (already filtered and ordered by the review package)."""
+        self.beginResetModel()
+        self._items = items
+        self._rows = {item["hit_id"]: row for row, item in enumerate(items)}
+        self._folder = case_folder
+        self._waiting.clear()
+        self.endResetModel()
+
+    def items(self) -> list[dict]:
+        return self._items
+
+    def item(self, row: int) -> dict | None:
+        return self._items[row] if 0 <= row < len(self._items) else None
+
+    def row_of(self, hit_id: int) -> int | None:
+        return self._rows.get(hit_id)
+
+    def refresh(self, hit_ids: list[int]) -> None:
+        """Repaint the rows of these hits (their item dicts were updated in place)."""
+        last = len(COLUMNS) - 1
+        for hit_id in hit_ids:
+            row = self._rows.get(hit_id)
+            if row is not None:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+
+    # --- QAbstractTableModel -----------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        item = self._items[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(item, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == FACE:
+            return self._face(item)
+        if role == Qt.ItemDataRole.ForegroundRole and column == STATUS:
+            color = STATUS_COLORS.get(item["status"])
+            return QBrush(QColor(color)) if color else None
+        if role == Qt.ItemDataRole.ToolTipRole and column in (FILE, FLAGS):
+            return "\n".join(item.get("paths" if column == FILE else "flags") or ()) or None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (SCORE, RANK):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == HIT_ID_ROLE:
+            return item["hit_id"]
+        return None
+
+    def _face(self, item: dict) -> Any:
+        if self.thumbnails is None or self._folder is None:
+            return None
+        path = crop_path(self._folder, item.get("crop"))
+        if path is None:
+            return None
+        pixmap = self.thumbnails.pixmap(path)
+        if pixmap is None:
+            self._waiting.setdefault(str(path), set()).add(item["hit_id"])
+        return pixmap
+
+    def _thumbnail_ready(self, path: str) -> None:
+        for hit_id in self._waiting.pop(path, ()):
+            row = self._rows.get(hit_id)
+            if row is not None:
+                self.dataChanged.emit(self.index(row, FACE), self.index(row, FACE),
+                                      [Qt.ItemDataRole.DecorationRole])
+
+
+class HitsTable(QTableView):
+    """A table for the hits model that never measures its rows (fixed height: 100,000 rows
+    cost nothing until painted) and selects whole rows, one at a time."""
+
+    WIDTHS = (56, 50, 40, 100, 60, 160, 90, 70)
+
+    def __init__(self, model: HitsModel, row_height: int,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("hitsTable")
+        self.setModel(model)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setIconSize(QSize(row_height - 4, row_height - 4))
+        self.setWordWrap(False)
+        rows = self.verticalHeader()
+        rows.hide()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(row_height)
+        for column, width in enumerate(self.WIDTHS):
+            self.setColumnWidth(column, width)
+        self.horizontalHeader().setSectionResizeMode(FILE, QHeaderView.ResizeMode.Stretch)
+        self.horizontalHeader().setSectionResizeMode(FACE, QHeaderView.ResizeMode.Fixed)
