@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -12,7 +13,14 @@ from conftest import MODELS, pack_source
 
 from desktop.engine.manifest import load_manifest, manifest_from_dict
 from desktop.engine.pack_install import import_pack, install_pack
-from desktop.engine.pack_store import catalogue, find_installed, packs_dir, verify_pack
+from desktop.engine.pack_store import (
+    catalogue,
+    find_installed,
+    installed_packs,
+    packs_dir,
+    resolve_pack,
+    verify_pack,
+)
 from desktop.errors import ModelPackError
 
 
@@ -224,3 +232,24 @@ def test_install_fails_cleanly_offline(tmp_path, own_data_dir, monkeypatch):
         install_pack("remote")
     assert "homeward models import" in info.value.detail
     assert leftovers() == []
+
+
+def test_shipped_packs_are_used_and_never_written_and_user_installs_shadow_them(
+        tmp_path, own_data_dir, monkeypatch):
+    models = tmp_path / "bundle" / "models"
+    shipped = models / "packs" / "mine"
+    source = pack_source(tmp_path / "src")
+    pack = import_pack(source, pack_id="mine")
+    shutil.copytree(pack.root, shipped)
+    shutil.rmtree(pack.root)
+    files = {path.name: sha(path) for path in shipped.iterdir()}
+    monkeypatch.setenv("HOMEWARD_MANIFESTS", str(models))
+    assert find_installed("mine").root == shipped
+    assert resolve_pack(None).root == shipped  # the only pack besides `open`: the default
+    assert [p.root for p in installed_packs()[0]] == [shipped]
+    assert all(check.ok for check in verify_pack(find_installed("mine")))
+    mine = import_pack(source, pack_id="mine")  # into the user's folder, beside the shipped
+    assert mine.root == packs_dir() / "mine"
+    assert find_installed("mine").root == mine.root
+    assert [p.root for p in installed_packs()[0]] == [mine.root]
+    assert {path.name: sha(path) for path in shipped.iterdir()} == files

@@ -15,6 +15,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     from desktop.cli import (
+        case_cmd,
         embed_cmd,
         gallery_cmd,
         gui_cmd,
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         report_cmd,
         review_cmd,
         scan_cmd,
+        selftest_cmd,
         system_cmd,
     )
 
@@ -31,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"homeward {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (system_cmd, models_cmd, embed_cmd, gallery_cmd, scan_cmd, review_cmd, report_cmd,
-                   gui_cmd):
+    for module in (system_cmd, selftest_cmd, models_cmd, embed_cmd, gallery_cmd, scan_cmd, case_cmd,
+                   review_cmd, report_cmd, gui_cmd):
         module.register(commands)
     return parser
 

@@ -1,7 +1,8 @@
 """Where model packs live, which are installed, and whether their files are intact.
 
 Installed packs are folders `<data dir>/packs/<id>/` holding `pack.json` and the model files.
-The catalogue of known packs is the manifests in the repository's (or bundle's) `models/`.
+The catalogue of known packs is the manifests in the repository's (or bundle's) `models/`;
+packs shipped with the program (an installer bundles `open`) sit read-only in `models/packs/`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def data_dir() -> Path:
 
 
 def packs_dir() -> Path:
+    """Where packs are installed: the user's data folder, the only one Homeward writes."""
     return data_dir() / "packs"
 
 
@@ -38,6 +40,17 @@ def catalogue_dir() -> Path:
     """The shipped manifests: `models/` beside the `desktop` package (source tree or bundle)."""
     override = os.environ.get("HOMEWARD_MANIFESTS")
     return Path(override) if override else Path(__file__).resolve().parents[2] / "models"
+
+
+def shipped_packs_dir() -> Path:
+    """Packs shipped with the program, read-only: an air-gapped install works with no build
+    step or import. Empty in a source checkout, where `open` is built on first use."""
+    return catalogue_dir() / "packs"
+
+
+def pack_roots() -> tuple[Path, ...]:
+    """Folders holding packs, searched in order: a user's install shadows a shipped pack."""
+    return packs_dir(), shipped_packs_dir()
 
 
 def catalogue() -> dict[str, PackManifest]:
@@ -95,24 +108,26 @@ def installed_packs() -> tuple[list[InstalledPack], list[tuple[Path, ModelPackEr
     """Installed packs, and the folders that look like packs but cannot be read."""
     packs: list[InstalledPack] = []
     broken: list[tuple[Path, ModelPackError]] = []
-    root = packs_dir()
-    if not root.is_dir():
-        return packs, broken
-    for folder in sorted(root.iterdir()):
-        if folder.name.startswith(".") or not folder.is_dir():
-            continue  # staging and retired folders of an import in progress
-        try:
-            packs.append(InstalledPack(load_manifest(folder / MANIFEST_NAME), folder))
-        except ModelPackError as exc:
-            broken.append((folder, exc))
+    seen: set[str] = set()
+    for root in pack_roots():
+        for folder in sorted(root.iterdir()) if root.is_dir() else ():
+            if folder.name.startswith(".") or not folder.is_dir() or folder.name in seen:
+                continue  # an import's staging folders; packs shadowed by an earlier root
+            if (folder / MANIFEST_NAME).is_file():
+                seen.add(folder.name)
+            try:
+                packs.append(InstalledPack(load_manifest(folder / MANIFEST_NAME), folder))
+            except ModelPackError as exc:
+                broken.append((folder, exc))
     return packs, broken
 
 
 def find_installed(pack_id: str) -> InstalledPack | None:
-    folder = packs_dir() / pack_id
-    if not (folder / MANIFEST_NAME).is_file():
-        return None
-    return InstalledPack(load_manifest(folder / MANIFEST_NAME), folder)
+    for root in pack_roots():
+        folder = root / pack_id
+        if (folder / MANIFEST_NAME).is_file():
+            return InstalledPack(load_manifest(folder / MANIFEST_NAME), folder)
+    return None
 
 
 def default_pack_id() -> str:
@@ -122,6 +137,12 @@ def default_pack_id() -> str:
         if pack_id in installed:
             return pack_id
     return min(installed) if installed else OPEN_PACK
+
+
+def usable_pack_ids() -> list[str]:
+    """Packs a scan or an enrolment can use now: the installed ones, and `open`, which is
+    built from installed packages on first use."""
+    return sorted({pack.id for pack in installed_packs()[0]} | {OPEN_PACK})
 
 
 def resolve_pack(pack: str | None) -> InstalledPack:
