@@ -15,22 +15,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import insightface
 import numpy as np
 import skimage
 from PIL import Image
 
 from desktop.engine.engine import EngineOptions, FaceEngine
 from desktop.engine.pack_store import InstalledPack
+from desktop.engine.self_test import CHECK_IMAGE
 from desktop.engine.verification import primary_face
 from desktop.match.persons import rank_persons
 from desktop.media.decode import load_image
 from desktop.scan.analyze import analyze_paths
 from desktop.scan.walk import iter_files
 
-INSIGHTFACE_IMAGES = Path(insightface.__file__).parent / "data" / "images"
+INSIGHTFACE_IMAGES = CHECK_IMAGE.parent
 SKIMAGE_IMAGES = Path(skimage.__file__).parent / "data"
-GALLERY = {"Tom Hanks": INSIGHTFACE_IMAGES / "Tom_Hanks_54745.png",
+GALLERY = {"Tom Hanks": CHECK_IMAGE,
            "Eileen Collins (astronaut)": SKIMAGE_IMAGES / "astronaut.png"}
 
 

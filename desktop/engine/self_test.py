@@ -9,12 +9,13 @@ and the GUI show the same report.
 
 from __future__ import annotations
 
-import importlib.resources
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
+import insightface
 import numpy as np
 
 from desktop.engine.engine import EngineOptions, FaceEngine
@@ -23,9 +24,9 @@ from desktop.engine.providers import Preference, RuntimeReport, runtime_report
 from desktop.engine.types import Face
 from desktop.errors import EngineError, HomewardError
 
-# Eileen Collins, NASA portrait (public domain), via scikit-image's astronaut.png: the
-# 240x240 crop around her face, JPEG. Shipped in the package so a bundle always has it.
-CHECK_IMAGE = "check_face.jpg"
+# The one-face sample photo insightface ships (installed, and bundled with it): no photo lives
+# in Homeward's own repository. Every pack finds exactly this one face in it.
+CHECK_IMAGE = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
 NORM_TOLERANCE = 1e-3
 REPEAT_TOLERANCE = 1e-5  # the same image through the same sessions gives the same numbers
 
@@ -55,10 +56,9 @@ class SelfTestReport:
 
 def check_image() -> np.ndarray:
     """The built-in check face as 8-bit BGR, the form the engine takes."""
-    data = (importlib.resources.files("desktop") / "resources" / CHECK_IMAGE).read_bytes()
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(CHECK_IMAGE), cv2.IMREAD_COLOR)
     if image is None:
-        raise EngineError(f"The built-in check image {CHECK_IMAGE} cannot be decoded.")
+        raise EngineError(f"The built-in check image {CHECK_IMAGE} cannot be read.")
     return image
 
 
@@ -107,7 +107,8 @@ def check_pack(pack: InstalledPack, image: np.ndarray, options: EngineOptions) -
     dim = pack.manifest.recognizer.embedding_dim
     return [files, Check(
         f"{pack.id}: faces", True,
-        f"{len(first)} face, {dim}-D unit embedding, repeatable; on {engine.providers[0]} "
+        f"{len(first)} face{'s' if len(first) != 1 else ''}, {dim}-D unit embedding, repeatable; "
+        f"on {engine.providers[0]} "
         f"in {time.perf_counter() - started:.1f} s")]
 
 
