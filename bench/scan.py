@@ -1,6 +1,6 @@
 """Scan throughput: `homeward scan` against a naive single-process loop, same files, same pack.
 
-    .venv/bin/python bench/scan.py [--files 5000] [--pack shared_s] [--workers N]
+    .venv/bin/python bench/scan.py [--files 5000] [--pack shared_s] [--workers N] [--batched]
 The seized folder is generated from ../shared/facedata photos; each copy gets a unique
 trailer after its JPEG end marker, so every file is distinct (no deduplication advantage)
 yet decodes to the same pixels. The naive loop reads, decodes, detects, embeds and compares
@@ -80,6 +80,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--pack", default="shared_s")
     parser.add_argument("--workers", type=int)
+    parser.add_argument("--batched", action="store_true",
+                        help="also time the GPU's pipeline (decode workers feeding one engine "
+                             "in batches) on whatever provider is in use")
     args = parser.parse_args()
     os.environ.setdefault("HOMEWARD_DATA_DIR", tempfile.mkdtemp(prefix="homeward-bench-"))
 
@@ -113,17 +116,24 @@ def main() -> None:
         if pack.manifest.detector.family == "scrfd":
             baselines.insert(0, ("naive loop, insightface", naive_insightface(
                 paths, pack, vectors, person_ids)))
-        case = Case.create(work / "case", CaseInfo(
-            "bench", "bench", str(work / "source"), str(work / "gallery.db"), pack.id,
-            pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, ""))
-        start = time.perf_counter()
-        summary = ScanJob(case, pack, gallery, workers=args.workers).run()
-        scan_s = time.perf_counter() - start
+        scans = []
+        for name, batched in (("homeward scan (+hashing, case.db)", None),
+                              ("scan, batched pipeline", True)):
+            if batched and not args.batched:
+                continue
+            case = Case.create(work / f"case-{len(scans)}", CaseInfo(
+                "bench", "bench", str(work / "source"), str(work / "gallery.db"), pack.id,
+                pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, ""))
+            start = time.perf_counter()
+            summary = ScanJob(case, pack, gallery, workers=args.workers, batched=batched).run()
+            scans.append((name, time.perf_counter() - start, summary))
+    scan_s = scans[0][1]
     print(f"{'path (one process unless said)':<36}{'seconds':>9}{'files/s':>9}{'scan is':>9}")
     for name, seconds in baselines:
         print(f"{name:<36}{seconds:>9.1f}{len(paths) / seconds:>9.1f}{seconds / scan_s:>8.2f}x")
-    print(f"{'homeward scan (+hashing, case.db)':<36}{scan_s:>9.1f}{len(paths) / scan_s:>9.1f}")
-    print(f"scan found {summary.faces} faces, {summary.new_hits} hits")
+    for name, seconds, summary in scans:
+        print(f"{name:<36}{seconds:>9.1f}{len(paths) / seconds:>9.1f}")
+        print(f"  found {summary.faces} faces, {summary.new_hits} hits")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 import signal
@@ -244,3 +245,36 @@ def test_sigkill_mid_scan_then_resume_loses_nothing_and_doubles_nothing(seized):
     assert got == want  # every content once, with exactly its faces
     ref_hits = {(h["sha256"], h["person_id"]) for h in list_hits(reference.db)}
     assert {(h["sha256"], h["person_id"]) for h in list_hits(killed.db)} == ref_hits
+
+
+def _scan_in_process(base: Path, pack, case_name: str, **job_options) -> dict:
+    from desktop.scan.case import CaseInfo
+    from desktop.scan.job import ScanJob
+
+    gallery = Gallery.open(base / "gallery.db")
+    case = Case.create(base / case_name, CaseInfo(
+        case_name, "tester", str(base / "source"), str(base / "gallery.db"), pack.id,
+        pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, ""))
+    ScanJob(case, pack, gallery, **job_options).run()
+    faces = {(r["rel_path"], r["frame_index"], tuple(round(v) for v in json.loads(r["box"])))
+             for r in case.db.query(
+                 "SELECT f.rel_path, x.frame_index, x.box FROM faces x JOIN files f "
+                 "ON f.content_id = x.content_id")}
+    hits = {(tuple(sorted(h["paths"])), h["frame"], h["person_name"], round(h["score"], 4))
+            for h in list_hits(case.db)}
+    statuses = {r["rel_path"]: r["status"] for r in case.db.query("SELECT * FROM files")}
+    case.close()
+    gallery.close()
+    return {"faces": faces, "hits": hits, "statuses": statuses}
+
+
+def test_batched_pipeline_finds_exactly_what_per_file_workers_find(seized, test_pack):
+    """The GPU's pipeline (decode workers feeding one engine in batches), run on the CPU:
+    the same files, faces, tracks' hits and statuses as the per-file worker path."""
+    base, _ = seized
+    per_file = _scan_in_process(base, test_pack, "case-per-file", workers=2, batched=False)
+    batched = _scan_in_process(base, test_pack, "case-batched", workers=2, batched=True)
+    assert batched["statuses"] == per_file["statuses"]
+    assert batched["faces"] == per_file["faces"]
+    assert batched["hits"] == per_file["hits"]
+    assert len(per_file["hits"]) >= 10

@@ -18,7 +18,7 @@ import numpy as np
 from desktop.engine.types import Face
 from desktop.errors import HomewardError
 from desktop.hashing import file_digests
-from desktop.media.decode import load_image
+from desktop.media.decode import DecodedImage, load_image
 from desktop.media.metadata import image_metadata
 from desktop.media.sniff import sniff
 from desktop.media.video import probe_video, sample_frames
@@ -97,33 +97,58 @@ class ContentTask:
     case_folder: Path
 
 
+@dataclass(frozen=True)
+class DecodedContent:
+    """An image decoded and described, waiting for the face engine (the batched path)."""
+
+    task: ContentTask
+    image: DecodedImage
+    metadata: dict
+
+
+def _failed(task: ContentTask, exc: BaseException) -> ContentOutcome:
+    """A file's problem as its status and reason: one bad file never stops a scan."""
+    if isinstance(exc, HomewardError):
+        status = "unsupported" if "not a recognised" in exc.message else "corrupt"
+        return ContentOutcome(task.content_id, status, exc.message)
+    if isinstance(exc, MemoryError):
+        return ContentOutcome(task.content_id, "corrupt", "too large to decode in memory")
+    log.error("analysis failed for %r", task.path, exc_info=exc)
+    return ContentOutcome(task.content_id, "corrupt", f"analysis failed: {exc!r}")
+
+
 def analyse_content(task: ContentTask) -> ContentOutcome:
     try:
         if task.kind == "image":
-            return _image(task)
+            decoded = decode_image(task)
+            if isinstance(decoded, ContentOutcome):
+                return decoded
+            return image_outcome(decoded, worker_engine().analyze([decoded.image.bgr])[0])
         if task.kind == "video":
             return _video(task)
         return ContentOutcome(task.content_id, "unsupported", "not an image or a video")
-    except HomewardError as exc:
-        status = "unsupported" if "not a recognised" in exc.message else "corrupt"
-        return ContentOutcome(task.content_id, status, exc.message)
-    except MemoryError:
-        return ContentOutcome(task.content_id, "corrupt", "too large to decode in memory")
     except Exception as exc:
-        log.exception("analysis failed for %r", task.path)
-        return ContentOutcome(task.content_id, "corrupt", f"analysis failed: {exc!r}")
+        return _failed(task, exc)
 
 
-def _image(task: ContentTask) -> ContentOutcome:
+def decode_image(task: ContentTask) -> DecodedContent | ContentOutcome:
+    """Read and decode an image (in any process); a failure is already its outcome."""
     path = os.fsdecode(task.path)
-    image = load_image(path)
-    faces = worker_engine().analyze([image.bgr])[0]
+    try:
+        return DecodedContent(task, load_image(path), image_metadata(path))
+    except Exception as exc:
+        return _failed(task, exc)
+
+
+def image_outcome(decoded: DecodedContent, faces: list[Face]) -> ContentOutcome:
+    """The faces found in a decoded image, with their crops and the context thumbnail."""
+    task, image = decoded.task, decoded.image
     thumbnail = save_thumbnail(task.case_folder, task.sha256, image.bgr) if faces else None
     found = [FoundFace(face, crop=save_crop(task.case_folder, f"{task.sha256}_{n}", image.bgr,
                                             face.detection.box), thumbnail=thumbnail)
              for n, face in enumerate(faces)]
     return ContentOutcome(task.content_id, "ok" if faces else "no_face", None, image.width,
-                          image.height, None, image_metadata(path), found)
+                          image.height, None, decoded.metadata, found)
 
 
 def _video(task: ContentTask) -> ContentOutcome:

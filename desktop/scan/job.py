@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -31,6 +31,7 @@ from desktop.scan.content import (
     fingerprint,
 )
 from desktop.scan.inventory import Entry, walk_source
+from desktop.scan.pipeline import BatchedAnalysis, decode_pool
 from desktop.scan.workers import default_workers, engine_pool, runs_on_gpu, use_engine
 from desktop.storage.database import transaction, utc_now
 
@@ -76,15 +77,27 @@ class _Meter:
             self.report(Progress(self.stage, self.done, self.total, self.faces, rate, eta))
 
 
+@dataclass(frozen=True)
+class _Runners:
+    """How the two parallel stages run: fingerprinting paths, analysing contents."""
+
+    fingerprint: Callable[[Iterable[bytes]], Iterator[Fingerprint]]
+    analyse: Callable[[Iterable[ContentTask]], Iterator[ContentOutcome]]
+
+
 class ScanJob:
     def __init__(self, case: Case, pack: InstalledPack, gallery: Gallery, *,
                  options: EngineOptions | None = None, workers: int | None = None,
+                 batched: bool | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
                  cancel: threading.Event | None = None,
                  pause: threading.Event | None = None, examiner: str | None = None) -> None:
         self.case, self.pack, self.gallery = case, pack, gallery
         self.options = options or EngineOptions()
         self.workers = workers or default_workers()
+        # Decode workers feeding batched inference: what a GPU needs. None: exactly on a GPU;
+        # tests and bench/scan.py force it to check and measure the pipeline on a CPU.
+        self.batched = runs_on_gpu(self.options) if batched is None else batched
         self.report = on_progress or (lambda _p: None)
         self.cancel = cancel or threading.Event()
         self.pause = pause or threading.Event()  # set: no new work is handed to workers
@@ -104,10 +117,10 @@ class ScanJob:
                                         "provider": self.options.provider}, self.examiner)
         status, files, new_contents, new_hits = "cancelled", 0, 0, 0
         try:
-            with self._executor() as run_many:
-                files = self._inventory(run_many)
+            with self._runners() as runners:
+                files = self._inventory(runners)
                 self._check_cancel()
-                new_contents = self._analyse(run_many)
+                new_contents = self._analyse(runners)
                 self._check_cancel()
             self.report(Progress("matching", 0, 1, 0, 0.0, None))
             new_hits = match_case(self.case.db, matrix, pack_id=self.pack.id,
@@ -129,17 +142,31 @@ class ScanJob:
                            time.perf_counter() - started)
 
     @contextmanager
-    def _executor(self) -> Iterator[Callable]:
-        """`run_many(function, items)`: a worker pool on the CPU, this process on a GPU."""
-        if self.workers == 1 or runs_on_gpu(self.options):
+    def _runners(self) -> Iterator[_Runners]:
+        """Engine workers on the CPU (each decodes and infers); with `batched` (a GPU),
+        decode workers feeding this process's engine; with one worker, all in this process."""
+        if self.batched:
+            pool = decode_pool(self.workers)
+            analysis = BatchedAnalysis(FaceEngine(self.pack, self.options), pool, self.workers)
+            try:
+                yield _Runners(lambda paths: pool.imap_unordered(fingerprint, paths, chunksize=4),
+                               analysis.run)
+            finally:
+                analysis.close()
+                pool.terminate()  # on cancel or error, queued work is dropped, not awaited
+                pool.join()
+            return
+        if self.workers == 1:
             use_engine(FaceEngine(self.pack, self.options))
-            yield map
+            yield _Runners(lambda paths: map(fingerprint, paths),
+                           lambda tasks: map(analyse_content, tasks))
             return
         pool = engine_pool(self.pack, self.options, self.workers)
         try:
-            yield lambda function, items: pool.imap_unordered(function, items, chunksize=1)
+            yield _Runners(lambda paths: pool.imap_unordered(fingerprint, paths, chunksize=1),
+                           lambda tasks: pool.imap_unordered(analyse_content, tasks, chunksize=1))
         finally:
-            pool.terminate()  # on cancel or error, queued work is dropped, not awaited
+            pool.terminate()
             pool.join()
 
     def _gate(self, items: list) -> Iterator:
@@ -157,7 +184,7 @@ class ScanJob:
 
     # --- stage 1: what is in the source -----------------------------------------------------
 
-    def _inventory(self, run_many) -> int:
+    def _inventory(self, runners: _Runners) -> int:
         db = self.case.db
         known = {bytes(r["path_bytes"]): (r["size"], r["mtime"], r["content_id"])
                  for r in db.query("SELECT path_bytes, size, mtime, content_id FROM files")}
@@ -174,7 +201,7 @@ class ScanJob:
         meter = _Meter("hashing", len(todo), self.report)
         by_path = {e.path_bytes: e for e in todo}
         paths = [os.path.join(self.root, e.path_bytes) for e in todo]
-        for result in run_many(fingerprint, self._gate(paths)):
+        for result in runners.fingerprint(self._gate(paths)):
             self._check_cancel()
             entry = by_path[os.path.relpath(result.path, self.root)]
             with transaction(db):
@@ -207,7 +234,7 @@ class ScanJob:
 
     # --- stage 2: faces of every content not analysed yet -----------------------------------
 
-    def _analyse(self, run_many) -> int:
+    def _analyse(self, runners: _Runners) -> int:
         db = self.case.db
         tasks = [ContentTask(r["id"], r["sha256"], os.path.join(self.root, bytes(r["path_bytes"])),
                              r["kind"], self.info.fps, self.info.match_threshold, self.case.folder)
@@ -216,7 +243,7 @@ class ScanJob:
                      "c.id ORDER BY f.id LIMIT 1) AS path_bytes FROM contents c "
                      "WHERE c.processed_at IS NULL ORDER BY c.id")]
         meter = _Meter("analysing", len(tasks), self.report)
-        for outcome in run_many(analyse_content, self._gate(tasks)):
+        for outcome in runners.analyse(self._gate(tasks)):
             self._check_cancel()
             with transaction(db):
                 self._record_outcome(outcome)

@@ -1,0 +1,88 @@
+"""The scan's analysis on a GPU: images decoded in worker processes, faces found and
+embedded in batches by the one process that owns the ONNX sessions (and the GPU memory).
+
+Decoding a phone photo costs far more CPU than a GPU needs to detect and embed its faces, so
+one process doing both leaves the GPU idle most of the time. Here `workers` processes decode
+ahead (at most `window` images in flight, so memory stays bounded), the engine takes groups
+of images (its recognizer batches the faces of the whole group), and threads write crops and
+thumbnails. Videos stay in this process: their frames are decoded as they are sampled and
+already reach the engine in batches.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.pool import AsyncResult, Pool
+
+from desktop.engine.engine import FaceEngine
+from desktop.scan.content import (
+    ContentOutcome,
+    ContentTask,
+    DecodedContent,
+    analyse_content,
+    decode_image,
+    image_outcome,
+)
+from desktop.scan.workers import use_engine
+
+IMAGES_PER_BATCH = 16
+
+
+def decode_pool(workers: int) -> Pool:
+    """Processes that decode (and hash) without an engine: no GPU memory, no sessions."""
+    return multiprocessing.get_context("spawn").Pool(workers)
+
+
+def _prepare(task: ContentTask) -> DecodedContent | ContentOutcome | ContentTask:
+    """In a decode worker: an image decoded, or its failure; other kinds go back as they are."""
+    return decode_image(task) if task.kind == "image" else task
+
+
+class BatchedAnalysis:
+    def __init__(self, engine: FaceEngine, pool: Pool, workers: int,
+                 batch: int = IMAGES_PER_BATCH) -> None:
+        self.engine, self.pool, self.batch = engine, pool, batch
+        self.window = batch + 2 * workers  # decoded images held at most, waiting or in work
+        self.writers = ThreadPoolExecutor(max(1, workers), thread_name_prefix="derived")
+        use_engine(engine)  # videos are analysed here with this engine
+
+    def close(self) -> None:
+        self.writers.shutdown(wait=True)
+
+    def run(self, tasks: Iterable[ContentTask]) -> Iterator[ContentOutcome]:
+        """One outcome per task; images come out in groups, so not strictly in task order."""
+        in_flight: deque[AsyncResult] = deque()
+        ready: list[DecodedContent] = []
+        for task in tasks:
+            in_flight.append(self.pool.apply_async(_prepare, (task,)))
+            while len(in_flight) >= self.window:
+                yield from self._take(in_flight.popleft().get(), ready)
+        while in_flight:
+            yield from self._take(in_flight.popleft().get(), ready)
+        yield from self._infer(ready)
+
+    def _take(self, item: DecodedContent | ContentOutcome | ContentTask,
+              ready: list[DecodedContent]) -> Iterator[ContentOutcome]:
+        if isinstance(item, ContentOutcome):
+            yield item
+        elif isinstance(item, ContentTask):
+            yield analyse_content(item)
+        else:
+            ready.append(item)
+            if len(ready) >= self.batch:
+                yield from self._infer(ready)
+
+    def _infer(self, ready: list[DecodedContent]) -> Iterator[ContentOutcome]:
+        if not ready:
+            return
+        group = list(ready)
+        ready.clear()
+        try:
+            faces = self.engine.analyze([decoded.image.bgr for decoded in group])
+        except Exception:  # one image the engine cannot take must not fail its whole group
+            yield from (analyse_content(decoded.task) for decoded in group)
+            return
+        yield from self.writers.map(image_outcome, group, faces)
