@@ -221,3 +221,29 @@ def test_a_broken_settings_file_is_reported_and_kept(window, tmp_path, broken):
     win = window()
     assert _error_dialogs(win) and "settings" in _error_dialogs(win)[0].text()
     assert (tmp_path / "settings.json").read_text() == broken
+
+
+def test_settings_dialog_saves_and_new_cases_take_its_defaults(window, test_pack, tmp_path):
+    from desktop.settings import load_settings
+
+    win = window()
+    dialog = win.edit_settings()
+    dialog.reviewer.setText("  Insp. Maria Lopes ")
+    dialog.pack.refresh(test_pack.id)
+    dialog.provider.setCurrentText("cpu")
+    dialog.threshold.setValue(0.42)
+    dialog.fps.setValue(4.0)
+    dialog.save()
+    assert not dialog.isVisible()
+    saved = load_settings(tmp_path / "settings.json")
+    assert (saved.reviewer, saved.default_pack, saved.provider, saved.match_threshold,
+            saved.fps) == ("Insp. Maria Lopes", test_pack.id, "cpu", 0.42, 4.0)
+    cases = win.page(CasesPage)
+    assert cases.new_pack.pack_id() == test_pack.id
+    assert abs(cases.new_threshold.value() - 0.42) < 1e-9 and cases.new_fps.value() == 4.0
+    win.show_page(win.pages.index(win.page(ScanPage)))
+    assert win.page(ScanPage).provider.currentText() == "cpu"
+    dialog = win.edit_settings()
+    dialog.threshold.setValue(-1.0)  # back to "pack default"
+    dialog.save()
+    assert load_settings(tmp_path / "settings.json").match_threshold is None

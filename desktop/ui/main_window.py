@@ -20,6 +20,7 @@ from desktop.ui.pages.gallery import GalleryPage
 from desktop.ui.pages.reports import ReportsPage
 from desktop.ui.pages.review import ReviewPage
 from desktop.ui.pages.scan import ScanPage
+from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.state import AppState
 from desktop.ui.tasks import TaskRunner
 
@@ -55,7 +56,15 @@ class MainWindow(QMainWindow):
         state.case_changed.connect(self._show_where)
         state.gallery_changed.connect(self._show_where)
         self._show_where()
+        settings = QShortcut(QKeySequence("Ctrl+,"), self)
+        settings.activated.connect(self.edit_settings)
+        self.menuBar().addAction("Settings…", self.edit_settings)
         self.nav.setCurrentRow(0)
+
+    def edit_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.state, self)
+        dialog.open()
+        return dialog
 
     def page(self, cls: type) -> QWidget:
         return next(p for p in self.pages if isinstance(p, cls))

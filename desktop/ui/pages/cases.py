@@ -31,6 +31,7 @@ from desktop.ui.dialogs import attempt, show_info
 from desktop.ui.pack_choice import PackChoice
 from desktop.ui.pages.base import Page
 from desktop.ui.path_field import PathField
+from desktop.ui.settings_dialog import NO_THRESHOLD, threshold_box, threshold_value
 
 
 class CasesPage(Page):
@@ -61,8 +62,10 @@ class CasesPage(Page):
         layout.addLayout(right, 3)
         state.case_changed.connect(self.activated)
         state.settings_changed.connect(self._show_recent)
+        state.settings_changed.connect(self._new_case_defaults)
         state.decisions_changed.connect(self.activated)
         state.hits_changed.connect(self.activated)
+        self._new_case_defaults()
         self.activated()
 
     def _new_case_form(self) -> QGroupBox:
@@ -74,16 +77,9 @@ class CasesPage(Page):
         self.new_source = PathField("folder", "Seized folder (only ever read)")
         self.new_gallery = PathField("open", "Gallery file", "Gallery (*.db)")
         self.new_pack = PackChoice()
-        self.new_threshold = QDoubleSpinBox()
-        self.new_threshold.setRange(-1.0, 1.0)
-        self.new_threshold.setDecimals(3)
-        self.new_threshold.setSingleStep(0.01)
-        self.new_threshold.setSpecialValueText("pack default")
-        self.new_threshold.setMinimum(-1.0)
-        self.new_threshold.setValue(-1.0)
+        self.new_threshold = threshold_box()
         self.new_fps = QDoubleSpinBox()
-        self.new_fps.setRange(0.1, 30.0)
-        self.new_fps.setValue(self.state.settings.fps)
+        self.new_fps.setRange(0.1, 60.0)
         create = QPushButton("Create case")
         create.clicked.connect(self.create_case)
         for label, widget in (("Folder", self.new_folder), ("Case number", self.new_number),
@@ -102,6 +98,14 @@ class CasesPage(Page):
         if not self.new_examiner.text():
             self.new_examiner.setText(self.state.settings.reviewer)
         self._show_case()
+
+    def _new_case_defaults(self) -> None:
+        """Settings give the new-case form its pack, threshold and frame rate."""
+        settings = self.state.settings
+        self.new_pack.refresh(settings.default_pack)
+        self.new_threshold.setValue(NO_THRESHOLD if settings.match_threshold is None
+                                    else settings.match_threshold)
+        self.new_fps.setValue(settings.fps)
 
     def _show_recent(self) -> None:
         self.recent.clear()
@@ -132,11 +136,10 @@ class CasesPage(Page):
                        if not value]
             if missing:
                 raise CaseError(f"A new case needs: {', '.join(missing)}.")
-            threshold = self.new_threshold.value()
             request = ScanRequest(
                 source=source, case_dir=folder, gallery=gallery,
                 examiner=examiner, pack=self.new_pack.pack_id(),
-                fps=self.new_fps.value(), threshold=None if threshold <= -1.0 else threshold,
+                fps=self.new_fps.value(), threshold=threshold_value(self.new_threshold),
                 case_number=self.new_number.text().strip() or None)
             if case_exists(folder):
                 raise CaseError(f"{folder} already holds a case; open it instead.")
