@@ -26,7 +26,7 @@ from desktop.engine.verification import primary_face
 from desktop.match.persons import rank_persons
 from desktop.media.decode import load_image
 from desktop.scan.analyze import analyze_paths
-from desktop.scan.walk import iter_files
+from desktop.scan.inventory import iter_files
 
 INSIGHTFACE_IMAGES = CHECK_IMAGE.parent
 SKIMAGE_IMAGES = Path(skimage.__file__).parent / "data"

@@ -12,7 +12,7 @@ from desktop.engine.engine import EngineOptions
 from desktop.engine.pack_store import resolve_pack
 from desktop.engine.providers import runtime_report
 from desktop.scan.analyze import analyze_paths
-from desktop.scan.walk import iter_files
+from desktop.scan.inventory import iter_files
 
 
 def register(commands: argparse._SubParsersAction) -> None:

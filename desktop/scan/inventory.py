@@ -7,11 +7,14 @@ read are recorded with the reason; nothing here stops a scan.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,3 +65,27 @@ def walk_source(root: Path | bytes) -> Iterator[Entry]:
                 yield Entry(child_rel, problem="not a regular file (device, pipe or socket)",
                             status="unsupported")
         pending.extend(reversed(subfolders))
+
+
+def iter_files(paths: Iterable[Path],
+               errors: list[tuple[Path, str]] | None = None) -> Iterator[Path]:
+    """The regular files among and under `paths` (for `homeward embed` and the demo), listed
+    as a scan lists a source; what a scan would record as a problem goes into `errors`."""
+    for path in map(Path, paths):
+        if path.is_file():
+            yield path
+        elif not path.is_dir():
+            _skip(errors, path, "no such file or folder")
+        else:
+            for entry in walk_source(path):
+                found = path / os.fsdecode(entry.path_bytes)
+                if entry.problem:
+                    _skip(errors, found, entry.problem)
+                else:
+                    yield found
+
+
+def _skip(errors: list[tuple[Path, str]] | None, path: Path, reason: str) -> None:
+    log.warning("skipped %s: %s", path, reason)
+    if errors is not None:
+        errors.append((path, reason))
