@@ -253,3 +253,11 @@ def test_cli_create_import_list_edit_remove(tmp_path, test_pack):
     assert len(json.loads(homeward("list", "--json").stdout)) == 4
     history = Gallery.open(db).history(first)
     assert [h["action"] for h in history][-2:] == ["edited", "removed"]
+    second = listing[1]["id"]
+    photo = json.loads(homeward("show", str(second), "--json").stdout)["photos"][0]
+    removed = homeward("remove-photo", str(photo["id"]))
+    assert removed.returncode == 0 and f"person {second}" in removed.stdout
+    shown = json.loads(homeward("show", str(second), "--json").stdout)
+    assert photo["id"] not in [p["id"] for p in shown["photos"]]
+    assert shown["history"][-1]["action"] == "photo removed"
+    assert homeward("remove-photo", str(photo["id"])).returncode == 2  # already gone

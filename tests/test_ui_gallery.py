@@ -256,3 +256,24 @@ def test_remove_person_after_confirmation(page, qtbot):
     assert page.state.gallery.history(person_id)[-1]["action"] == "removed"
     assert not stored.exists() and page.selected_person_id() is None
     assert not page.buttons["remove"].isEnabled()
+
+
+def test_remove_one_reference_photo_after_confirmation(page, qtbot):
+    photos = sorted((PEOPLE / "Barack_Obama").glob("obama-*p.jpg"))[:2]
+    person_id = add_person(qtbot, page, "Two Photos", photos)
+    gallery = page.state.gallery
+    first, second = gallery.photos(person_id)
+    details = page.details
+    details.strip.setCurrentRow(1)
+    assert details.remove_photo_button.isEnabled()
+    details.remove_photo_button.click()
+    box = next(b for b in page.findChildren(QMessageBox, "confirmRemovePhoto") if b.isVisible())
+    box.button(QMessageBox.StandardButton.Yes).click()
+    idle(qtbot, page)
+    assert [p["id"] for p in gallery.photos(person_id)] == [first["id"]]
+    assert not gallery.stored_path(second).exists() and gallery.stored_path(first).exists()
+    assert gallery.embeddings(page.state.settings.default_pack)[0].tolist() == [person_id]
+    last = gallery.history(person_id)[-1]
+    assert (last["action"], last["actor"]) == ("photo removed", "Officer Ada")
+    assert any(text.endswith(f"photo removed: {photos[1].name}")
+               for text in details.history_texts())

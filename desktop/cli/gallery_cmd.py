@@ -59,6 +59,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help=f"fields: {', '.join(EDITABLE)}")
     remove = verb("remove", "remove a person (the history keeps a record)", run_remove)
     remove.add_argument("person", type=int)
+    remove_photo = verb("remove-photo", "remove one reference photo (the history keeps a record)",
+                        run_remove_photo)
+    remove_photo.add_argument("photo", type=int, help="photo id (see `gallery show`)")
     verb("reindex", "embed every photo with another pack, keeping the others", run_reindex,
          engine=True)
 
@@ -165,6 +168,16 @@ def run_remove(args: argparse.Namespace) -> int:
         write.remove_person(args.person, args.user)
     remove_unreferenced_files(gallery, hashes)
     print(f"person {args.person} removed (recorded in the history)")
+    return 0
+
+
+def run_remove_photo(args: argparse.Namespace) -> int:
+    gallery = Gallery.open(args.gallery)
+    with gallery.writing() as write:
+        photo = write.remove_photo(args.photo, args.user)
+    remove_unreferenced_files(gallery, [photo["sha256"]])
+    print(f"photo {args.photo} removed from person {photo['person_id']} "
+          "(recorded in the history)")
     return 0
 
 

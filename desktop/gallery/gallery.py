@@ -205,6 +205,19 @@ class _Writer:
         self.db.execute("DELETE FROM persons WHERE id = ?", [person_id])
         self._log(person_id, actor, "removed", {"person": snapshot, "photos": photos})
 
+    def remove_photo(self, photo_id: int, actor: str) -> dict:
+        """Take one reference photo (and its embeddings) off a person; the history keeps
+        what it was. Returns the photo's row (its sha256 names the store copy)."""
+        rows = list(self.db.query("SELECT * FROM photos WHERE id = ?", [photo_id]))
+        if not rows:
+            raise InvalidField(f"No photo with id {photo_id} in this gallery.")
+        photo = rows[0]
+        self.db.execute("DELETE FROM photos WHERE id = ?", [photo_id])
+        self._log(photo["person_id"], actor, "photo removed",
+                  {"photo_id": photo_id, "sha256": photo["sha256"],
+                   "original_path": photo["original_path"]})
+        return photo
+
     def add_photo(self, person_id: int, photo: PhotoRecord, pack_id: str,
                   model_hashes: dict[str, str], actor: str) -> int:
         stored_name = photo.sha256 + photo.source.suffix.lower()
@@ -241,7 +254,7 @@ class _Writer:
 
 
 def remove_unreferenced_files(gallery: Gallery, candidates: Iterable[str]) -> None:
-    """Delete store copies no photo row refers to any more (after a person is removed)."""
+    """Delete store copies no photo row refers to any more (after a person or photo goes)."""
     for sha in set(candidates):
         if not list(gallery.db.query("SELECT 1 FROM photos WHERE sha256 = ?", [sha])):
             for path in gallery.store.glob(f"{sha}.*"):

@@ -42,6 +42,19 @@ def show_info(parent: QWidget, text: str, detail: str | None = None,
     return box
 
 
+def confirm(parent: QWidget, name: str, title: str, text: str, detail: str,
+            on_yes: Callable[[], object]) -> QMessageBox:
+    """A Yes/Cancel question, Cancel the default; `on_yes` runs only on Yes."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, parent)
+    box.setObjectName(name)
+    box.setInformativeText(detail)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.button(QMessageBox.StandardButton.Yes).clicked.connect(on_yes)
+    box.open()
+    return box
+
+
 def attempt(parent: QWidget, action: Callable[[], T]) -> T | None:
     """Run a quick action in the GUI thread; a failure becomes a dialog, not a crash."""
     try:

@@ -120,3 +120,14 @@ def remove_person(gallery_path: Path, person_id: int, actor: str) -> None:
         remove_unreferenced_files(gallery, hashes)
     finally:
         gallery.close()
+
+
+def remove_photo(gallery_path: Path, photo_id: int, actor: str) -> None:
+    """`homeward gallery remove-photo`: the history keeps a record; an unshared copy goes."""
+    gallery = Gallery.open(gallery_path)
+    try:
+        with gallery.writing() as write:
+            photo = write.remove_photo(photo_id, actor)
+        remove_unreferenced_files(gallery, [photo["sha256"]])
+    finally:
+        gallery.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -63,12 +64,14 @@ def describe(entry: dict) -> str:
         return "edited " + "; ".join(f"{name}: {old if old is not None else '—'} → "
                                      f"{new if new is not None else '—'}"
                                      for name, (old, new) in details.items())
-    if entry["action"] == "photo added":
-        return f"photo added: {Path(details.get('original_path', '')).name}"
+    if entry["action"] in ("photo added", "photo removed"):
+        return f"{entry['action']}: {Path(details.get('original_path', '')).name}"
     return entry["action"]
 
 
 class PersonDetails(QWidget):
+    remove_photo_requested = Signal(int)  # a photo id; the page asks and removes
+
     def __init__(self, thumbnails: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
@@ -102,6 +105,9 @@ class PersonDetails(QWidget):
         self.strip.setMovement(QListView.Movement.Static)
         self.strip.currentRowChanged.connect(self._preview)
         self.photos_label = QLabel()
+        self.remove_photo_button = QPushButton("Remove photo…")
+        self.remove_photo_button.setEnabled(False)
+        self.remove_photo_button.clicked.connect(self._remove_photo_clicked)
         self.history = QTreeWidget()
         self.history.setObjectName("personHistory")
         self.history.setHeaderLabels(["When (UTC)", "Who", "What"])
@@ -118,7 +124,10 @@ class PersonDetails(QWidget):
         body = QVBoxLayout(self.body)
         body.setContentsMargins(0, 0, 0, 0)
         body.addLayout(top, 4)
-        body.addWidget(self.photos_label)
+        photos_row = QHBoxLayout()
+        photos_row.addWidget(self.photos_label, 1)
+        photos_row.addWidget(self.remove_photo_button)
+        body.addLayout(photos_row)
         body.addWidget(self.strip)
         body.addWidget(QLabel("<b>History</b>"))
         body.addWidget(self.history, 2)
@@ -182,7 +191,13 @@ class PersonDetails(QWidget):
             if item is not None and item.data(PHOTO_ROLE) == path:
                 self._set_icon(item, photo)
 
+    def _remove_photo_clicked(self) -> None:
+        row = self.strip.currentRow()
+        if 0 <= row < len(self._photos):
+            self.remove_photo_requested.emit(self._photos[row]["id"])
+
     def _preview(self, row: int) -> None:
+        self.remove_photo_button.setEnabled(0 <= row < len(self._photos))
         if 0 <= row < len(self._photos) and self.gallery is not None:
             photo = self._photos[row]
             image = read_scaled(self.gallery.stored_path(photo), QSize(PREVIEW_SIDE, PREVIEW_SIDE))

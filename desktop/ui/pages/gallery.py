@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from desktop.gallery.fields import EDITABLE, PersonFields
 from desktop.gallery.imports import ImportReport
 from desktop.ui import gallery_work
-from desktop.ui.dialogs import attempt, show_failure
+from desktop.ui.dialogs import attempt, confirm, show_failure
 from desktop.ui.enrolment import Enrolment
 from desktop.ui.gallery_work import Engine
 from desktop.ui.import_report import ImportReportDialog
@@ -60,6 +60,7 @@ class GalleryPage(Page):
         self.search.setObjectName("personSearch")
         self.search.textChanged.connect(self.table.filter.set_query)
         self.details = PersonDetails(self.photo_thumbnails)
+        self.details.remove_photo_requested.connect(self.confirm_remove_photo)
         self.bar = TaskBar()
         self.buttons = {key: QPushButton(text) for key, text in (
             ("open", "Open gallery…"), ("new", "New gallery…"), ("add", "Add person…"),
@@ -194,17 +195,25 @@ class GalleryPage(Page):
         if person_id is None or self.state.gallery is None or self.busy:
             return None
         name = self.state.gallery.person(person_id)["name"]
-        box = QMessageBox(QMessageBox.Icon.Question, "Remove person",
-                          f"Remove {name} and their reference photos from the gallery?",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                          self)
-        box.setObjectName("confirmRemove")
-        box.setInformativeText("The history keeps a record of the removal and of their data.")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.button(QMessageBox.StandardButton.Yes).clicked.connect(
-            lambda: self.remove_person(person_id))
-        box.open()
-        return box
+        return confirm(self, "confirmRemove", "Remove person",
+                       f"Remove {name} and their reference photos from the gallery?",
+                       "The history keeps a record of the removal and of their data.",
+                       lambda: self.remove_person(person_id))
+
+    def confirm_remove_photo(self, photo_id: int) -> QMessageBox | None:
+        if self.state.gallery is None or self.busy:
+            return None
+        return confirm(self, "confirmRemovePhoto", "Remove reference photo",
+                       "Remove this reference photo and its embeddings from the person?",
+                       "The history keeps a record of the removal.",
+                       lambda: self.remove_photo(photo_id))
+
+    def remove_photo(self, photo_id: int) -> None:
+        if self.state.gallery is None or self.busy:
+            return
+        gallery, actor = self.state.gallery.path, self.actor
+        self._write("Removing the photo…", lambda _c: gallery_work.remove_photo(
+            gallery, photo_id, actor), lambda _none: None)
 
     def remove_person(self, person_id: int) -> None:
         if self.state.gallery is None or self.busy:
