@@ -247,3 +247,12 @@ def test_settings_dialog_saves_and_new_cases_take_its_defaults(window, test_pack
     dialog.threshold.setValue(-1.0)  # back to "pack default"
     dialog.save()
     assert load_settings(tmp_path / "settings.json").match_threshold is None
+
+
+def test_gui_without_a_display_says_so_instead_of_aborting(isolated_data_dir):
+    result = subprocess.run([sys.executable, "-m", "desktop", "gui"], capture_output=True,
+                            text=True, timeout=60, cwd=REPO,
+                            env={"HOMEWARD_DATA_DIR": str(isolated_data_dir),
+                                 "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2
+    assert "no display" in result.stderr

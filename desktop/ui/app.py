@@ -86,10 +86,22 @@ def save_screenshots(window, folder: Path) -> list[Path]:
     return written
 
 
+def _no_display() -> bool:
+    """On Linux without X11 or Wayland, Qt would abort the process with a core dump."""
+    return (sys.platform.startswith("linux") and "QT_QPA_PLATFORM" not in os.environ
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_gui(case: Path | None = None, gallery: Path | None = None,
             screenshot_dir: Path | None = None) -> int:
     if screenshot_dir is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif _no_display():
+        from desktop.errors import HomewardError
+
+        raise HomewardError("There is no display to open the window on.",
+                            "run it in a desktop session, or use the homeward commands "
+                            "(`homeward gui --screenshot DIR` renders the pages offscreen)")
     app = create_application()
     window = build_window(case, gallery)
     window.show()
