@@ -4,6 +4,7 @@ database, interrupted scans noticed, problem files listed."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from desktop.cli import main
 from desktop.review.decisions import decide
@@ -29,6 +30,9 @@ def test_case_show_counts_files_hits_and_verdicts(case_copy, capsys):
     assert shown["verdicts"] == {"pending": len(hit_ids) - 3, "confirm": 1, "reject": 1,
                                  "unsure": 1}
     assert [s["status"] for s in shown["scans"]] == ["finished"]
+    recorded = shown["scans"][0]["settings"]  # what the hits were matched against
+    assert recorded["gallery"] == str(Path(shown["info"]["gallery"]).resolve())
+    assert (recorded["gallery_persons"], recorded["gallery_embeddings"]) == (2, 2)
     assert shown["last_scan_interrupted"] is False
 
 

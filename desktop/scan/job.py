@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from desktop.engine.engine import EngineOptions, FaceEngine
 from desktop.engine.pack_store import InstalledPack
@@ -113,8 +114,12 @@ class ScanJob:
         started = time.perf_counter()
         matrix = gallery_matrix(self.gallery, self.pack.id, self.pack.manifest.model_hashes[
             "recognizer"])  # fail before any work if the gallery cannot be used
-        scan_id = self.case.start_scan({"workers": self.workers, "fps": self.info.fps,
-                                        "provider": self.options.provider}, self.examiner)
+        scan_id = self.case.start_scan({
+            "workers": self.workers, "fps": self.info.fps, "provider": self.options.provider,
+            # Which gallery, in which state, the hits of this scan were matched against.
+            "gallery": str(Path(self.gallery.path).resolve()),
+            "gallery_persons": len(set(matrix.person_ids)),
+            "gallery_embeddings": len(matrix.person_ids)}, self.examiner)
         status, files, new_contents, new_hits = "cancelled", 0, 0, 0
         try:
             with self._runners() as runners:

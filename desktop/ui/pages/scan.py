@@ -93,7 +93,6 @@ class ScanPage(Page):
         layout.addWidget(QLabel("Files that could not be analysed (the scan went on):"))
         layout.addWidget(self.problems, 1)
         state.case_changed.connect(self.activated)
-        state.gallery_changed.connect(self.activated)
         self.activated()
 
     def activated(self) -> None:
@@ -113,7 +112,7 @@ class ScanPage(Page):
         self.source.setText(info.source_root)
         self.pack.setText(f"{info.pack_id} (fixed for this case), threshold "
                           f"{info.match_threshold:.3f}, video {info.fps:g} frames/s")
-        self.gallery.setText(str(self._gallery_path()))
+        self.gallery.setText(f"{self._gallery_path()} (recorded in the case)")
         if not running:
             interrupted = case_overview(case).last_scan_interrupted
             self.start_button.setText("Resume scan" if interrupted else "Start scan")
@@ -122,8 +121,8 @@ class ScanPage(Page):
         self._show_problems()
 
     def _gallery_path(self) -> Path:
-        if self.state.gallery is not None:
-            return self.state.gallery.path
+        """The gallery the case records: its hits are always against the same gallery, even
+        when another one is open on the Gallery page."""
         return Path(self.state.case.info.gallery)
 
     def start(self) -> None:
