@@ -261,3 +261,16 @@ def test_cli_create_import_list_edit_remove(tmp_path, test_pack):
     assert photo["id"] not in [p["id"] for p in shown["photos"]]
     assert shown["history"][-1]["action"] == "photo removed"
     assert homeward("remove-photo", str(photo["id"])).returncode == 2  # already gone
+    obama = FACEDATA / "face_recognition" / "Barack_Obama"
+    added = homeward("add", "--name", "Ana Silva", "--case-ref", "MP-1", "--pack", TEST_PACK,
+                     str(obama / "obama.jpg"))
+    assert added.returncode == 0, added.stderr
+    new_id = int(added.stdout.split()[1].rstrip(":"))
+    group = FACEDATA / "face_recognition" / "_multi" / "two_people.jpg"
+    assert homeward("add", "--person", str(new_id), "--pack", TEST_PACK, str(group)
+                    ).returncode == 2  # two faces and no --face: nothing added
+    more = homeward("add", "--person", str(new_id), "--face", "1", "--pack", TEST_PACK,
+                    str(group))
+    assert more.returncode == 0 and "1 photo(s) added" in more.stdout
+    shown = json.loads(homeward("show", str(new_id), "--json").stdout)
+    assert (shown["person"]["case_ref"], len(shown["photos"])) == ("MP-1", 2)

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from desktop.gallery.fields import EDITABLE, PersonFields, split_aliases
-from desktop.gallery.gallery import Gallery, remove_unreferenced_files
-from desktop.gallery.imports import ImportReport, import_rows, reindex
-from desktop.gallery.sources import rows_for_person, rows_from_csv, rows_from_folder
+from desktop.gallery.gallery import Gallery
+from desktop.gallery.imports import ImportReport, add_photos, import_rows, reindex
+from desktop.gallery.sources import rows_from_csv, rows_from_folder
 
 PERSON_OPTIONS = ("sex", "birth_date", "age_min", "age_max", "last_seen_date",
                   "last_seen_place", "case_ref", "notes")
@@ -94,17 +94,12 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_add(args: argparse.Namespace) -> int:
     gallery = Gallery.open(args.gallery)
-    if args.person is not None:
-        person = gallery.person_fields(args.person)
-        existing = {(person.name, person.case_ref): args.person}
-    else:
-        person = PersonFields(name=args.name or "", aliases=split_aliases(args.aliases),
-                              **{k: getattr(args, k) for k in PERSON_OPTIONS})
-        existing = {}
-    rows = rows_for_person(person, args.photos, args.face, args.photo_date)
+    person = None if args.person is not None else PersonFields(
+        name=args.name or "", aliases=split_aliases(args.aliases),
+        **{k: getattr(args, k) for k in PERSON_OPTIONS})
     pack, analyze = _analyzer(args)
-    report = import_rows(gallery, rows, analyze, pack, args.user, existing=existing,
-                         match_existing=False, strict=True)
+    report = add_photos(gallery, [(p, args.face) for p in args.photos], analyze, pack, args.user,
+                        person=person, person_id=args.person, photo_date=args.photo_date)
     target = args.person if args.person is not None else report.persons_created[0]
     print(f"person {target}: {report.photos_added} photo(s) added")
     return _print_report(report)
@@ -162,20 +157,13 @@ def run_edit(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    gallery = Gallery.open(args.gallery)
-    hashes = [p["sha256"] for p in gallery.photos(args.person)]
-    with gallery.writing() as write:
-        write.remove_person(args.person, args.user)
-    remove_unreferenced_files(gallery, hashes)
+    Gallery.open(args.gallery).remove_person(args.person, args.user)
     print(f"person {args.person} removed (recorded in the history)")
     return 0
 
 
 def run_remove_photo(args: argparse.Namespace) -> int:
-    gallery = Gallery.open(args.gallery)
-    with gallery.writing() as write:
-        photo = write.remove_photo(args.photo, args.user)
-    remove_unreferenced_files(gallery, [photo["sha256"]])
+    photo = Gallery.open(args.gallery).remove_photo(args.photo, args.user)
     print(f"photo {args.photo} removed from person {photo['person_id']} "
           "(recorded in the history)")
     return 0

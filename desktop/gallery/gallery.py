@@ -81,6 +81,20 @@ class Gallery:
             writer.discard_new_files()
             raise
 
+    def remove_person(self, person_id: int, actor: str) -> None:
+        """Remove a person (the history keeps a record) and store copies no one else uses."""
+        hashes = [p["sha256"] for p in self.photos(person_id)]
+        with self.writing() as write:
+            write.remove_person(person_id, actor)
+        remove_unreferenced_files(self, hashes)
+
+    def remove_photo(self, photo_id: int, actor: str) -> dict:
+        """Remove one reference photo (recorded in the history); returns its row."""
+        with self.writing() as write:
+            photo = write.remove_photo(photo_id, actor)
+        remove_unreferenced_files(self, [photo["sha256"]])
+        return photo
+
     # --- reading ------------------------------------------------------------------------------
 
     def person(self, person_id: int) -> dict:

@@ -14,8 +14,9 @@ from pathlib import Path
 from desktop.engine.types import ImageResult
 from desktop.errors import HomewardError
 from desktop.gallery.enrol import Refused, choose_face, face_record, photo_record, same_face
+from desktop.gallery.fields import PersonFields
 from desktop.gallery.gallery import Gallery, PhotoRecord
-from desktop.gallery.sources import ImportRow, Problem
+from desktop.gallery.sources import ImportRow, Problem, rows_for_person
 from desktop.hashing import sha256_file
 from desktop.media.exif import photo_date
 
@@ -126,6 +127,21 @@ def import_rows(gallery: Gallery, rows: list[ImportRow], analyze: Analyze, pack:
                     report.flagged.append((row.where, flags))
     report.persons_updated = sorted(set(report.persons_updated))
     return report
+
+
+def add_photos(gallery: Gallery, photos: Sequence[tuple[Path, int | None]], analyze: Analyze,
+               pack: PackInfo, actor: str, *, person: PersonFields | None = None,
+               person_id: int | None = None, photo_date: str | None = None) -> ImportReport:
+    """A single add (`homeward gallery add`, the Gallery page): a new `person`, or photos for
+    `person_id`, each (photo, face number). Strict: one bad photo and nothing is written."""
+    existing: dict[tuple[str, str | None], int] = {}
+    if person_id is not None:
+        person = gallery.person_fields(person_id)
+        existing = {(person.name, person.case_ref): person_id}
+    if person is None:
+        raise ValueError("add_photos needs a new person's fields or an existing person's id")
+    return import_rows(gallery, rows_for_person(person, photos, photo_date), analyze, pack,
+                       actor, existing=existing, match_existing=False, strict=True)
 
 
 def _existing_person(gallery: Gallery, name: str, case_ref: str | None) -> list[int]:

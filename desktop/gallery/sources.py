@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +41,10 @@ class Problem:
     reason: str
 
 
-def rows_for_person(person: PersonFields, photos: list[Path], face: int | None = None,
+def rows_for_person(person: PersonFields, photos: Sequence[tuple[Path, int | None]],
                     photo_date: str | None = None) -> list[ImportRow]:
-    """A single add: these photos for one person (or the person alone, with no photo)."""
-    return ([ImportRow(str(p), person, Path(p), face, photo_date) for p in photos]
+    """A single add: these (photo, face number) for one person, or the person alone."""
+    return ([ImportRow(str(p), person, Path(p), face, photo_date) for p, face in photos]
             or [ImportRow("(no photo)", person, None)])
 
 

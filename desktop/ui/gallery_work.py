@@ -13,10 +13,11 @@ from pathlib import Path
 
 from desktop.engine.types import ImageResult
 from desktop.errors import Cancelled
+from desktop.gallery import imports
 from desktop.gallery.fields import PersonFields
-from desktop.gallery.gallery import Gallery, remove_unreferenced_files
+from desktop.gallery.gallery import Gallery
 from desktop.gallery.imports import Analyze, ImportReport, PackInfo, import_rows
-from desktop.gallery.sources import rows_for_person, rows_from_csv, rows_from_folder
+from desktop.gallery.sources import rows_from_csv, rows_from_folder
 from desktop.scan.analyze import pack_analyzer
 from desktop.ui.tasks import TaskControl
 
@@ -69,20 +70,11 @@ def analyze_photos(engine: Engine, photos: Sequence[Path], control: TaskControl)
 def add_photos(gallery_path: Path, analysed: Analysed, choices: dict[Path, int | None],
                actor: str, person: PersonFields | None = None,
                person_id: int | None = None) -> ImportReport:
-    """`homeward gallery add`: a new person (`person`) or photos for `person_id`, each photo
-    with the face the user chose. Strict: one bad photo and nothing is written."""
+    """`homeward gallery add`, each photo with the face the user chose."""
     gallery = Gallery.open(gallery_path)
     try:
-        existing: dict[tuple[str, str | None], int] = {}
-        if person_id is not None:
-            person = gallery.person_fields(person_id)
-            existing = {(person.name, person.case_ref): person_id}
-        if person is None:
-            raise ValueError("add_photos needs a new person's fields or an existing person's id")
-        rows = [row for photo, face in choices.items()
-                for row in rows_for_person(person, [photo], face)] or rows_for_person(person, [])
-        return import_rows(gallery, rows, analysed.analyze, analysed.pack, actor,
-                           existing=existing, match_existing=False, strict=True)
+        return imports.add_photos(gallery, list(choices.items()), analysed.analyze,
+                                  analysed.pack, actor, person=person, person_id=person_id)
     finally:
         gallery.close()
 
@@ -111,23 +103,18 @@ def edit_person(gallery_path: Path, person_id: int, changes: dict[str, object],
 
 
 def remove_person(gallery_path: Path, person_id: int, actor: str) -> None:
-    """`homeward gallery remove`: the history keeps a record; unshared photo copies go."""
+    """`homeward gallery remove`."""
     gallery = Gallery.open(gallery_path)
     try:
-        hashes = [p["sha256"] for p in gallery.photos(person_id)]
-        with gallery.writing() as write:
-            write.remove_person(person_id, actor)
-        remove_unreferenced_files(gallery, hashes)
+        gallery.remove_person(person_id, actor)
     finally:
         gallery.close()
 
 
 def remove_photo(gallery_path: Path, photo_id: int, actor: str) -> None:
-    """`homeward gallery remove-photo`: the history keeps a record; an unshared copy goes."""
+    """`homeward gallery remove-photo`."""
     gallery = Gallery.open(gallery_path)
     try:
-        with gallery.writing() as write:
-            photo = write.remove_photo(photo_id, actor)
-        remove_unreferenced_files(gallery, [photo["sha256"]])
+        gallery.remove_photo(photo_id, actor)
     finally:
         gallery.close()
