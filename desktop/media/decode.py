@@ -2,8 +2,9 @@
 
 Seized media is hostile input: files may be empty, truncated, mislabelled, crafted to exhaust
 memory, or not files at all. Every failure becomes ``UnreadableMedia`` with a short reason, so a
-scan logs the file and moves on instead of dying. The source is only ever opened read-only
-(and with O_NOATIME where the OS allows it) and read once; nothing is written beside it.
+scan logs the file and moves on instead of dying. The source is only ever opened through the
+evidence opener (read-only, O_NOATIME where the OS allows it) and read once; nothing is written
+beside it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from desktop.errors import UnreadableMedia
+from desktop.media.sniff import open_readonly
 
 log = logging.getLogger(__name__)
 
@@ -120,27 +121,15 @@ def decode_image_bytes(
 
 
 def _read_once(path: Path) -> bytes:
-    """Read a regular file read-only. FIFOs and devices are refused first: opening a FIFO blocks."""
-    try:
-        st = os.stat(path)
-        if stat.S_ISDIR(st.st_mode):
-            raise UnreadableMedia("is a directory, not a file", str(path))
-        if not stat.S_ISREG(st.st_mode):
-            raise UnreadableMedia("not a regular file", str(path))
-        if st.st_size > MAX_FILE_BYTES:
-            raise UnreadableMedia("file too large for an image", f"{path}: {st.st_size} bytes")
-        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-        noatime = getattr(os, "O_NOATIME", 0)  # Linux: do not even touch the access time
+    """Read a regular file through the evidence opener; refuse what is too big to be a photo."""
+    with open_readonly(path) as handle:
         try:
-            fd = os.open(path, flags | noatime)
-        except PermissionError:
-            if not noatime:
-                raise
-            fd = os.open(path, flags)  # O_NOATIME needs ownership; retry without it
-        with os.fdopen(fd, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise UnreadableMedia("cannot read file", f"{path}: {e.strerror or e}") from e
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise UnreadableMedia("file too large for an image", f"{path}: {size} bytes")
+            return handle.read()
+        except OSError as e:
+            raise UnreadableMedia("cannot read file", f"{path}: {e.strerror or e}") from e
 
 
 def _orientation(im: Image.Image, name: str) -> int:

@@ -15,14 +15,13 @@ mostly cameras and phones, and trying the decoder costs less than skipping evide
 from __future__ import annotations
 
 import logging
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from desktop.errors import UnreadableMedia
+from desktop.sources.opener import EvidenceRefused, open_evidence
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +63,22 @@ _NETPBM = re.compile(rb"P[1-6]\s+[#\d]")
 
 def sniff(path: Path | str) -> MediaType:
     """Type of the file at ``path`` by content; UnreadableMedia if it cannot be read at all."""
-    try:
-        with open_readonly(Path(path)) as handle:
+    with open_readonly(Path(path)) as handle:
+        try:
             head = handle.read(HEADER_BYTES)
+        except OSError as e:
+            raise UnreadableMedia("cannot read file", f"{path}: {e.strerror or e}") from e
+    return sniff_bytes(head)
+
+
+def open_readonly(path: Path) -> BinaryIO:
+    """The evidence opener (desktop.sources), its failures as UnreadableMedia for the scan."""
+    try:
+        return open_evidence(path)
+    except EvidenceRefused as e:
+        raise UnreadableMedia(e.message, e.detail) from e
     except OSError as e:
         raise UnreadableMedia("cannot read file", f"{path}: {e.strerror or e}") from e
-    return sniff_bytes(head)
 
 
 def sniff_bytes(head: bytes) -> MediaType:
@@ -81,33 +90,6 @@ def sniff_bytes(head: bytes) -> MediaType:
         if found is not None:
             return found
     return MediaType("other", "unknown")
-
-
-def open_readonly(path: Path) -> BinaryIO:
-    """Open a regular file for reading only, without updating its access time where allowed.
-
-    FIFOs, devices and folders are refused: opening a FIFO blocks forever and reading a tape
-    device can move it. O_NONBLOCK makes the open itself safe; fstat then decides, so a path
-    swapped between the checks cannot slip through.
-    """
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise UnreadableMedia("not a regular file", str(path))
-        flags = (os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-                 | getattr(os, "O_NONBLOCK", 0))
-        noatime = getattr(os, "O_NOATIME", 0)
-        try:
-            fd = os.open(path, flags | noatime)
-        except PermissionError:
-            if not noatime:
-                raise
-            fd = os.open(path, flags)  # O_NOATIME needs ownership of the file; retry without it
-    except OSError as e:
-        raise UnreadableMedia("cannot read file", f"{path}: {e.strerror or e}") from e
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UnreadableMedia("not a regular file", str(path))
-    return os.fdopen(fd, "rb")
 
 
 def _still_image(head: bytes) -> MediaType | None:

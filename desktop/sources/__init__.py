@@ -1,0 +1,1 @@
+"""Evidence as received, read-only: the one opener every reader of seized files goes through."""
