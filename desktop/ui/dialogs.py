@@ -1,5 +1,6 @@
 """Error and information dialogs. They open window-modal but never block the event loop
-(`open()`, not `exec()`), so a scan keeps reporting progress behind an error message."""
+(`open()`, not `exec()`), so a scan keeps reporting progress behind an error message. Their
+texts carry names, paths and error details, so they are always plain text."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TypeVar
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from desktop.errors import HomewardError
+from desktop.ui.plain import plain_box
 from desktop.ui.tasks import Failure, failure_of
 
 log = logging.getLogger(__name__)
@@ -20,8 +22,8 @@ def show_failure(parent: QWidget, failure: Failure, title: str = "Homeward") -> 
     """The user's message up front, the technical detail one click away; silent on cancel."""
     if failure.cancelled:
         return None
-    box = QMessageBox(QMessageBox.Icon.Warning, title, failure.message,
-                      QMessageBox.StandardButton.Ok, parent)
+    box = plain_box(QMessageBox(QMessageBox.Icon.Warning, title, failure.message,
+                                QMessageBox.StandardButton.Ok, parent))
     box.setObjectName("errorDialog")
     if failure.detail:
         box.setInformativeText(failure.detail)
@@ -33,8 +35,8 @@ def show_failure(parent: QWidget, failure: Failure, title: str = "Homeward") -> 
 
 def show_info(parent: QWidget, text: str, detail: str | None = None,
               title: str = "Homeward") -> QMessageBox:
-    box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok,
-                      parent)
+    box = plain_box(QMessageBox(QMessageBox.Icon.Information, title, text,
+                                QMessageBox.StandardButton.Ok, parent))
     box.setObjectName("infoDialog")
     if detail:
         box.setDetailedText(detail)
@@ -45,8 +47,9 @@ def show_info(parent: QWidget, text: str, detail: str | None = None,
 def confirm(parent: QWidget, name: str, title: str, text: str, detail: str,
             on_yes: Callable[[], object]) -> QMessageBox:
     """A Yes/Cancel question, Cancel the default; `on_yes` runs only on Yes."""
-    box = QMessageBox(QMessageBox.Icon.Question, title, text,
-                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, parent)
+    box = plain_box(QMessageBox(QMessageBox.Icon.Question, title, text,
+                                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                parent))
     box.setObjectName(name)
     box.setInformativeText(detail)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from desktop.engine.types import Face
 from desktop.gallery.enrol import faces_left_to_right
 from desktop.ui.image_view import Box, ImageView, load_image
+from desktop.ui.plain import markup
 
 CHOSEN, OTHER = "#34c759", "#ff9500"
 DIGITS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(1, 10)}
@@ -59,8 +60,10 @@ class FacePicker(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"<b>{self.photo.name}</b> shows {len(self.faces)} faces. "
-                                "Choose the missing person's face (press its number)."))
+        heading = QLabel(f"<b>{markup(self.photo.name)}</b> shows {len(self.faces)} faces. "
+                         "Choose the missing person's face (press its number).")
+        heading.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(heading)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.choices)
         layout.addWidget(buttons)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from desktop.match.hits import SAME_PERSON_TWICE
 from desktop.scan.derived import crop_path
+from desktop.ui.plain import plain_tooltip
 from desktop.ui.thumbnails import ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
@@ -133,7 +134,8 @@ class HitsModel(QAbstractTableModel):
             color = STATUS_COLORS.get(item["status"])
             return QBrush(QColor(color)) if color else None
         if role == Qt.ItemDataRole.ToolTipRole and column in (FILE, FLAGS):
-            return "\n".join(item.get("paths" if column == FILE else "flags") or ()) or None
+            lines = item.get("paths" if column == FILE else "flags")
+            return plain_tooltip("\n".join(lines)) if lines else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (SCORE, RANK):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == HIT_ID_ROLE:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.gallery.imports import ImportReport
+from desktop.ui.plain import markup
 
 
 def summary(report: ImportReport) -> str:
@@ -39,7 +40,8 @@ class ImportReportDialog(QDialog):
                             else "Import finished with problems")
         self.resize(720, 420)
         self.report = report
-        heading = QLabel(f"<b>{source}</b><br>{summary(report)}")
+        heading = QLabel(f"<b>{markup(source)}</b><br>{markup(summary(report))}")
+        heading.setTextFormat(Qt.TextFormat.RichText)
         heading.setWordWrap(True)
         self.lines = QListWidget()
         self.lines.setObjectName("importProblems")

@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QMainWindow,
     QStackedWidget,
@@ -20,6 +19,7 @@ from desktop.ui.pages.gallery import GalleryPage
 from desktop.ui.pages.reports import ReportsPage
 from desktop.ui.pages.review import ReviewPage
 from desktop.ui.pages.scan import ScanPage
+from desktop.ui.plain import plain_label
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.state import AppState
 from desktop.ui.tasks import TaskRunner
@@ -51,7 +51,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.nav)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(body)
-        self.where = QLabel()
+        self.where = plain_label()  # the case number and gallery name as typed
         self.statusBar().addPermanentWidget(self.where)
         state.case_changed.connect(self._show_where)
         state.gallery_changed.connect(self._show_where)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.gallery.gallery import Gallery
 from desktop.ui.image_view import Box, ImageView
+from desktop.ui.plain import plain_label, plain_tooltip
 from desktop.ui.thumbnails import ThumbnailLoader, read_scaled
 
 FACE_COLOR = "#34c759"
@@ -78,16 +79,15 @@ class PersonDetails(QWidget):
         self.gallery: Gallery | None = None
         self.person_id: int | None = None
         self._photos: list[dict] = []
-        self.heading = QLabel()
+        self.heading = plain_label(wrap=True)  # the person's data as typed, never markup
         self.heading.setObjectName("personName")
-        self.heading.setWordWrap(True)
         self.heading.setStyleSheet("font-size: 16pt; font-weight: bold;")
         self.values: dict[str, QLabel] = {}
         case_data = QFormLayout()
         for key, label in (("aliases", "Aliases"), ("sex", "Sex"), ("birth_date", "Born"),
                            ("age", "Age"), ("last_seen", "Last seen"), ("case_ref", "Case ref"),
                            ("notes", "Notes"), ("updated_at", "Updated (UTC)")):
-            self.values[key] = QLabel(wordWrap=True)
+            self.values[key] = plain_label(wrap=True)
             self.values[key].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             case_data.addRow(label, self.values[key])
         self.preview = ImageView()
@@ -166,9 +166,10 @@ class PersonDetails(QWidget):
         for photo in self._photos:
             item = QListWidgetItem(Path(photo["original_path"]).name, self.strip)
             item.setData(PHOTO_ROLE, str(gallery.stored_path(photo)))
-            item.setToolTip(f"{photo['original_path']}\n{photo['width']}×{photo['height']}"
-                            f"{', taken ' + photo['photo_date'] if photo['photo_date'] else ''}"
-                            f"\npacks: {', '.join(photo['packs']) or 'none'}")
+            item.setToolTip(plain_tooltip(
+                f"{photo['original_path']}\n{photo['width']}×{photo['height']}"
+                f"{', taken ' + photo['photo_date'] if photo['photo_date'] else ''}"
+                f"\npacks: {', '.join(photo['packs']) or 'none'}"))
             self._set_icon(item, photo)
         for entry in gallery.history(person_id):
             QTreeWidgetItem(self.history, [when(entry["at"]), entry["actor"],

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.gallery.fields import SEXES, InvalidField, PersonFields, split_aliases
+from desktop.ui.plain import plain_label
 
 IMAGE_FILTER = ("Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp *.heic *.heif);;"
                 "All files (*)")
@@ -105,9 +106,8 @@ class PersonDialog(QDialog):
         self.form = PersonForm()
         if person is not None:
             self.form.set_person(person)
-        self.error = QLabel()
+        self.error = plain_label(wrap=True)  # a message may quote what was typed
         self.error.setObjectName("formError")
-        self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c62828; font-weight: bold;")
         self.error.hide()
         self.photo_list = QListWidget()

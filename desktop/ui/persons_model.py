@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from desktop.ui.plain import plain_tooltip
 from desktop.ui.thumbnails import ThumbnailLoader
 
 COLUMNS = ("Name", "Case ref", "Photos", "Faces", "Last seen")
@@ -84,7 +85,7 @@ class PersonsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return self.thumbnails.pixmap(self._photo(index.row()))
         if role == Qt.ItemDataRole.ToolTipRole and person["aliases"]:
-            return "also known as " + "; ".join(person["aliases"])
+            return plain_tooltip("also known as " + "; ".join(person["aliases"]))
         if role == PERSON_ID_ROLE:
             return person["id"]
         if role == SEARCH_ROLE:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from desktop.match.hits import SAME_PERSON_TWICE
 from desktop.review.decisions import Decision
 from desktop.ui.hits_model import STATUS_COLORS, when
+from desktop.ui.plain import markup
 
 HIT_ID_ROLE = Qt.ItemDataRole.UserRole
 FLAG_TEXTS = {SAME_PERSON_TWICE: "same person twice in this image: at most one can be right"}
@@ -36,25 +37,21 @@ def status_text(item: dict) -> str:
         return "pending (no decision yet)"
     note = f" — “{item['note']}”" if item.get("note") else ""
     color = STATUS_COLORS.get(item["status"], "#000")
-    return (f"<b style='color:{color}'>{item['status']}</b> by {_escape(item['reviewer'] or '?')} "
-            f"at {_time(item['decided_at'])}{_escape(note)}")
+    return (f"<b style='color:{color}'>{markup(item['status'])}</b> by "
+            f"{markup(item['reviewer'] or '?')} at {_time(item['decided_at'])}{markup(note)}")
 
 
 def history_text(decisions: list[Decision]) -> str:
     if not decisions:
         return "—"
     return "<br>".join(
-        f"{_time(d.decided_at)} · {d.verdict} by {_escape(d.reviewer)}"
-        + (f" — “{_escape(d.note)}”" if d.note else "") for d in decisions)
+        f"{_time(d.decided_at)} · {markup(d.verdict)} by {markup(d.reviewer)}"
+        + (f" — “{markup(d.note)}”" if d.note else "") for d in decisions)
 
 
 def _time(stamp: str | None) -> str:
     """'2026-11-24 23:01:19 UTC' from the stored ISO time (always UTC)."""
     return f"{stamp[:19].replace('T', ' ')} UTC" if stamp else "?"
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class HitDetails(QWidget):

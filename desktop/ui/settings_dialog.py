@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QWidget,
 )
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 from desktop.errors import HomewardError
 from desktop.settings import PROVIDERS, Settings
 from desktop.ui.pack_choice import PackChoice
+from desktop.ui.plain import plain_label
 from desktop.ui.state import AppState
 
 NO_THRESHOLD = -1.0  # the spin box's "pack default"
@@ -57,7 +57,7 @@ class SettingsDialog(QDialog):
         self.fps = QDoubleSpinBox()
         self.fps.setRange(0.1, 60.0)
         self.fps.setValue(current.fps)
-        self.problem = QLabel()
+        self.problem = plain_label()  # an error's message may quote a path
         self.problem.setStyleSheet("color: #b00020")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel)

@@ -3,8 +3,9 @@ and a Cancel button. Hidden when nothing runs."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
+from desktop.ui.plain import plain_label
 from desktop.ui.tasks import Task
 
 
@@ -13,7 +14,7 @@ class TaskBar(QWidget):
         super().__init__(parent)
         self.setObjectName("taskBar")
         self.task: Task | None = None
-        self.label = QLabel()
+        self.label = plain_label()  # names the file or person being worked on
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(260)
         self.cancel = QPushButton("Cancel")

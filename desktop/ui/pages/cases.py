@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -31,6 +30,7 @@ from desktop.ui.dialogs import attempt, show_info
 from desktop.ui.pack_choice import PackChoice
 from desktop.ui.pages.base import Page
 from desktop.ui.path_field import PathField
+from desktop.ui.plain import markup
 from desktop.ui.settings_dialog import NO_THRESHOLD, threshold_box, threshold_value
 
 
@@ -158,8 +158,8 @@ class CasesPage(Page):
                        for k, v in asdict(overview.info).items())
         files = ", ".join(f"{k}: {v}" for k, v in overview.files_by_status.items()) or "none yet"
         verdicts = ", ".join(f"{k}: {v}" for k, v in overview.verdicts.items())
-        scans = "".join(f"<li>scan {s['id']}: {s['status']}, {s['started_at']} → "
-                        f"{s['finished_at'] or '…'}</li>" for s in overview.scans)
+        scans = "".join(f"<li>scan {s['id']}: {_text(s['status'])}, {_text(s['started_at'])} → "
+                        f"{_text(s['finished_at'] or '…')}</li>" for s in overview.scans)
         resume = ("<p><b>The last scan did not finish; start it again on the Scan page to "
                   "resume.</b></p>" if overview.last_scan_interrupted else "")
         self.details.setHtml(
@@ -185,6 +185,7 @@ class CasesPage(Page):
 
 
 def _text(value: object) -> str:
+    """A case value (examiner, case number, paths: typed by users) as text inside our HTML."""
     if isinstance(value, dict):
-        return "<br>".join(f"{escape(str(k))}: {escape(str(v))}" for k, v in value.items())
-    return escape(str(value))
+        return "<br>".join(f"{markup(k)}: {markup(v)}" for k, v in value.items())
+    return markup(value)

@@ -22,6 +22,7 @@ from desktop.scan.case import Case
 from desktop.ui.dialogs import show_failure
 from desktop.ui.pages.base import Page
 from desktop.ui.path_field import PathField
+from desktop.ui.plain import plain_label
 from desktop.ui.tasks import Failure, TaskControl
 
 SUFFIX = {"html": ".html", "pdf": ".pdf", "csv": ".csv", "json": ".vics.json"}
@@ -43,10 +44,9 @@ class ReportsPage(Page):
         self.export_button = QPushButton("Export report")
         self.export_button.setObjectName("exportReport")
         self.export_button.clicked.connect(self.export)
-        self.counts = QLabel()
-        self.result = QLabel()
+        self.counts = plain_label()  # the case number and paths as typed
+        self.result = plain_label(wrap=True)
         self.result.setObjectName("exportResult")
-        self.result.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Format", self.form_choice)
         form.addRow("Write to", self.out)

@@ -29,6 +29,7 @@ from desktop.review.queue import PENDING, filter_items, hits_of_track, with_deci
 from desktop.ui.dialogs import attempt, show_failure
 from desktop.ui.hits_model import HitsModel, HitsTable
 from desktop.ui.pages.base import Page
+from desktop.ui.plain import plain_label
 from desktop.ui.review_faces import FacesView, ReferencePhotos
 from desktop.ui.review_filters import ReviewFilters
 from desktop.ui.review_keys import PLAIN, KeyCommands
@@ -71,9 +72,8 @@ class ReviewPage(Page):
         self.model = HitsModel(self.thumbnails, self)
         self.table = HitsTable(self.model, ROW_HEIGHT)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
-        self.message = QLabel()
+        self.message = plain_label(wrap=True)  # names the reviewer as typed
         self.message.setObjectName("reviewMessage")
-        self.message.setWordWrap(True)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
