@@ -6,20 +6,27 @@ place and reason, and the rest go on.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.errors import HomewardError
-from desktop.gallery.fields import InvalidField, PersonFields, is_date, split_aliases
+from desktop.gallery.fields import MAX_TEXT, InvalidField, PersonFields, is_date, split_aliases
 
 REQUIRED_COLUMNS = ("name", "photo")
 PERSON_COLUMNS = ("aliases", "sex", "birth_date", "age_min", "age_max", "last_seen_date",
                   "last_seen_place", "case_ref", "notes")
 PHOTO_COLUMNS = ("photo_date", "face")
 CSV_COLUMNS = REQUIRED_COLUMNS + PERSON_COLUMNS + PHOTO_COLUMNS
+# Longest CSV row accepted, in characters (README, "CSV"): every valid row fits, as no field
+# may exceed MAX_TEXT (4,000) characters; a longer row is refused on its own.
+MAX_ROW_CHARS = 65_536
+
+_FIELD_LIMIT = threading.Lock()  # csv.field_size_limit is one setting for the whole process
 
 
 class ImportSourceError(HomewardError):
@@ -94,6 +101,34 @@ def _has_bad_bytes(values: list[str]) -> bool:
     return any("\udc80" <= c <= "\udcff" for value in values for c in value)
 
 
+def _delimiter(sample: str) -> str:
+    """Comma, semicolon or tab, as the first lines use. Only the delimiter is sniffed: quoting
+    is always Excel's (a doubled quote is a quote), which the sniffer cannot tell from a
+    sample with no quotes in it, and a later quoted cell would then split into rows."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
+
+
+@contextlib.contextmanager
+def _no_field_limit(text: str) -> Iterator[None]:
+    """The csv module's own field limit (128 KiB) raises mid-file and ends the whole import at
+    the first long cell; lifted for this text (already in memory), long rows are refused one by
+    one against MAX_ROW_CHARS instead."""
+    with _FIELD_LIMIT:
+        previous = csv.field_size_limit(max(len(text) + 1, csv.field_size_limit()))
+        try:
+            yield
+        finally:
+            csv.field_size_limit(previous)
+
+
+def _row_chars(record: dict[str | None, str | list[str] | None]) -> int:
+    """Characters in a parsed row, cells beyond the header's columns included."""
+    return sum(len(v) if isinstance(v, str) else sum(map(len, v or ())) for v in record.values())
+
+
 def rows_from_csv(path: Path) -> tuple[list[ImportRow], list[Problem]]:
     """One row per photo; rows with the same name and case_ref are one person. Photo paths
     are relative to the CSV's folder."""
@@ -102,22 +137,23 @@ def rows_from_csv(path: Path) -> tuple[list[ImportRow], list[Problem]]:
         text = _decode(path.read_bytes())
     except OSError as exc:
         raise ImportSourceError(f"Cannot read {path}", str(exc)) from exc
-    sample = text[:4096]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    with _no_field_limit(text):
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text[:4096]))
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        records = list(reader)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ImportSourceError(f"{path.name} lacks the column(s) {', '.join(missing)}.",
                                 f"columns: {', '.join(CSV_COLUMNS)}")
-    reader.fieldnames = header
     rows: list[ImportRow] = []
     problems: list[Problem] = []
-    for number, record in enumerate(reader, start=2):
+    for number, record in enumerate(records, start=2):
         where = f"{path.name} row {number}"
+        if (size := _row_chars(record)) > MAX_ROW_CHARS:
+            problems.append(Problem(where, f"row is longer than {MAX_ROW_CHARS:,} characters "
+                                           f"({size:,}); no field may exceed {MAX_TEXT:,}"))
+            continue
         values = {k: (v or "").strip() for k, v in record.items() if k in CSV_COLUMNS}
         if _has_bad_bytes(list(values.values())):
             problems.append(Problem(where, "not valid UTF-8 text; save the CSV as UTF-8"))
