@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from desktop.engine.engine import EngineOptions
-from desktop.engine.pack_store import resolve_pack
+from desktop.engine.pack_store import require_intact, resolve_pack
 from desktop.engine.providers import runtime_report
 from desktop.scan.analyze import analyze_paths
 from desktop.scan.inventory import iter_files
@@ -28,6 +28,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_embed(args: argparse.Namespace) -> int:
     pack = resolve_pack(args.pack)
+    require_intact(pack)  # before any worker loads it
     report = runtime_report(args.provider)
     print(f"pack {pack.id}; {report.lines()[-1]}", file=sys.stderr)
     walk_errors: list[tuple[Path, str]] = []

@@ -42,6 +42,19 @@ def crop_bounds(box: Sequence[float], width: int, height: int) -> tuple[int, int
     return left, top, right, bottom
 
 
+def sweep_partial_derived(case_folder: Path) -> int:
+    """Remove what killed writes left in crops/ and thumbs/: hidden temporary files (derived
+    names never start with a dot). Called as a scan starts, before any worker writes there
+    (one writer per case)."""
+    swept = 0
+    for folder in (CROPS, THUMBS):
+        for stray in (case_folder / folder).glob(".*"):
+            if stray.is_file():
+                stray.unlink(missing_ok=True)
+                swept += 1
+    return swept
+
+
 def _write(path: Path, image: np.ndarray) -> str:
     ok, data = cv2.imencode(".jpg", image, JPEG)
     if not ok:

@@ -11,11 +11,8 @@ already reach the engine in batches.
 
 from __future__ import annotations
 
-import multiprocessing
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.pool import AsyncResult, Pool
 
 from desktop.engine.engine import FaceEngine
 from desktop.scan.content import (
@@ -26,14 +23,14 @@ from desktop.scan.content import (
     decode_image,
     image_outcome,
 )
-from desktop.scan.workers import use_engine
+from desktop.scan.workers import WorkerPool, never, use_engine
 
 IMAGES_PER_BATCH = 16
 
 
-def decode_pool(workers: int) -> Pool:
+def decode_pool(workers: int) -> WorkerPool:
     """Processes that decode (and hash) without an engine: no GPU memory, no sessions."""
-    return multiprocessing.get_context("spawn").Pool(workers)
+    return WorkerPool(workers)
 
 
 def _prepare(task: ContentTask) -> DecodedContent | ContentOutcome | ContentTask:
@@ -42,9 +39,14 @@ def _prepare(task: ContentTask) -> DecodedContent | ContentOutcome | ContentTask
 
 
 class BatchedAnalysis:
-    def __init__(self, engine: FaceEngine, pool: Pool, workers: int,
-                 batch: int = IMAGES_PER_BATCH) -> None:
+    """`held` (a pause): no new image goes to the decoders, and the images already decoded
+    are analysed without waiting for a full batch. `stop` (a cancel): work out is dropped."""
+
+    def __init__(self, engine: FaceEngine, pool: WorkerPool, workers: int,
+                 batch: int = IMAGES_PER_BATCH, held: Callable[[], bool] = never,
+                 stop: Callable[[], bool] = never) -> None:
         self.engine, self.pool, self.batch = engine, pool, batch
+        self.held, self.stop = held, stop
         self.window = batch + 2 * workers  # decoded images held at most, waiting or in work
         self.writers = ThreadPoolExecutor(max(1, workers), thread_name_prefix="derived")
         use_engine(engine)  # videos are analysed here with this engine
@@ -54,14 +56,10 @@ class BatchedAnalysis:
 
     def run(self, tasks: Iterable[ContentTask]) -> Iterator[ContentOutcome]:
         """One outcome per task; images come out in groups, so not strictly in task order."""
-        in_flight: deque[AsyncResult] = deque()
         ready: list[DecodedContent] = []
-        for task in tasks:
-            in_flight.append(self.pool.apply_async(_prepare, (task,)))
-            while len(in_flight) >= self.window:
-                yield from self._take(in_flight.popleft().get(), ready)
-        while in_flight:
-            yield from self._take(in_flight.popleft().get(), ready)
+        for item in self.pool.imap(_prepare, tasks, ordered=False, window=self.window,
+                                   held=self.held, stop=self.stop):
+            yield from self._take(item, ready)
         yield from self._infer(ready)
 
     def _take(self, item: DecodedContent | ContentOutcome | ContentTask,
@@ -72,7 +70,7 @@ class BatchedAnalysis:
             yield analyse_content(item)
         else:
             ready.append(item)
-            if len(ready) >= self.batch:
+            if len(ready) >= self.batch or self.held():
                 yield from self._infer(ready)
 
     def _infer(self, ready: list[DecodedContent]) -> Iterator[ContentOutcome]:

@@ -147,6 +147,7 @@ class ScanPage(Page):
                 job.case.close()
                 job.gallery.close()
 
+        self.last_progress = None
         self.stage.setText("Starting…")
         self.bar.setRange(0, 0)
         self.task = self.tasks.start("scan", work, on_success=self._finished,
@@ -155,11 +156,21 @@ class ScanPage(Page):
         self.activated()
 
     def _pause(self, paused: bool) -> None:
+        self.pause_button.setText("Continue" if paused else "Pause")
         if self.task is not None:
             self.task.set_paused(paused)
-            self.pause_button.setText("Continue" if paused else "Pause")
-            if paused:
-                self.stage.setText("Paused: files already handed out finish, no new ones start.")
+            self._show_stage()
+
+    def _show_stage(self) -> None:
+        """The counts last reported (each one committed to the case), and whether paused."""
+        progress = self.last_progress
+        counts = (f"{progress.stage.capitalize()}: {progress.done} of {progress.total}"
+                  if progress is not None else "")
+        if self.pause_button.isChecked():
+            self.stage.setText(f"Paused. {counts + ' done; ' if counts else ''}files already "
+                               "handed out finish, no new ones start.")
+        else:
+            self.stage.setText(counts or "Starting…")
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -168,9 +179,7 @@ class ScanPage(Page):
 
     def _progress(self, progress: Progress) -> None:
         self.last_progress = progress
-        if self.pause_button.isChecked():
-            return
-        self.stage.setText(f"{progress.stage.capitalize()}: {progress.done} of {progress.total}")
+        self._show_stage()
         self.bar.setRange(0, max(progress.total, 1))
         self.bar.setValue(progress.done)
         self.rate.setText(f"{progress.rate:.1f} per second · ETA {_duration(progress.eta_s)} · "
@@ -197,8 +206,8 @@ class ScanPage(Page):
         show_failure(self, failure, "Scan")
 
     def _ended(self) -> None:
+        self.task = None  # first: unchecking Pause below must not overwrite the outcome shown
         self.pause_button.setChecked(False)
-        self.task = None
         self.activated()
 
     def _show_problems(self) -> None:
