@@ -2,8 +2,10 @@
 
 Why: a fresh air-gapped machine must work before anyone imports anything, so the bundle
 carries the `open` pack ready-built (built here fresh, not copied from the builder's own data
-folder) plus any installed pack asked for with --pack. Every file is re-hashed first, and
-copied world-readable: a pack installed by an administrator is read by every user.
+folder) plus any installed pack asked for with --pack. Every file is re-hashed first (the
+`open` pack's against the SHA-256 pinned in models/open.json, when it is built and again when
+it is copied), and copied world-readable: a pack installed by an administrator is read by
+every user.
 Run by build.sh before PyInstaller; the spec reads DEST/models.
 """
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -242,3 +245,139 @@ def test_open_pack_is_built_on_first_use_and_rebuilt_when_its_source_changes(tmp
     recorded = json.loads((rebuilt.root / MANIFEST_NAME).read_text(encoding="utf-8"))
     assert all(f["sha256"] != "0" * 64 for f in recorded["source_files"])
     assert rebuilt.manifest.recognizer.sha256 == first.manifest.recognizer.sha256
+
+
+# --- issue 12 fault 11: the open pack's hashes are pinned in models/open.json ------------------
+
+PINNED = Path(__file__).resolve().parents[1] / "models" / "open.json"
+
+
+def _pin() -> dict:
+    import json
+
+    return json.loads(PINNED.read_text(encoding="utf-8"))
+
+
+def _rebuilt_differently(pack_root: Path) -> tuple[str, str]:
+    """Re-save the installed recognizer as another converter version would (same network,
+    other bytes) and make the pack's own manifest agree with it, as a rebuild would.
+    Returns (pinned hash, new hash)."""
+    import dataclasses
+
+    from desktop.engine.manifest import load_manifest
+    from desktop.engine.pack_store import MANIFEST_NAME
+
+    manifest = load_manifest(pack_root / MANIFEST_NAME)
+    path = pack_root / manifest.recognizer.file
+    model = onnx.load(str(path))
+    model.producer_version = "rebuilt-differently"
+    onnx.save(model, str(path))
+    new = sha256(path)
+    rebuilt = dataclasses.replace(manifest, recognizer=dataclasses.replace(
+        manifest.recognizer, sha256=new, size=path.stat().st_size))
+    (pack_root / MANIFEST_NAME).write_text(rebuilt.dumps(), encoding="utf-8")
+    return manifest.recognizer.sha256, new
+
+
+def test_open_pack_pin_equals_what_the_build_produces(tmp_path, monkeypatch):
+    """Issue 12 fault 11: the open pack's hashes were not pinned anywhere; the pin in
+    models/open.json must equal what a fresh build (its own data folder) produces."""
+    from desktop.engine.pack_install import install_pack
+
+    monkeypatch.setenv("HOMEWARD_DATA_DIR", str(tmp_path / "data"))
+    pin = _pin()
+    built = install_pack("open")
+    assert built.root == tmp_path / "data" / "packs" / "open"
+    for role in ("detector", "recognizer"):
+        path = built.root / pin[role]["file"]
+        assert sha256(path) == pin[role]["sha256"], role
+        assert path.stat().st_size == pin[role]["size"], role
+    sources = source_models_dir()
+    assert {f["file"]: f["sha256"] for f in pin["source_files"]} == {
+        name: sha256(sources / name) for name in (RESNET_SOURCE, PREDICTOR_SOURCE)}
+
+
+def test_a_build_that_differs_from_the_pin_is_refused_naming_both_hashes(tmp_path, monkeypatch):
+    """Issue 12 fault 11: a rebuild giving other bytes was installed silently (and then locked
+    existing cases out); it must be refused with the pinned and the found SHA-256."""
+    import json
+
+    from desktop.engine.pack_install import install_pack
+    from desktop.engine.pack_store import find_installed
+
+    monkeypatch.setenv("HOMEWARD_DATA_DIR", str(tmp_path / "data"))
+    catalogue = tmp_path / "catalogue"
+    catalogue.mkdir()
+    pin = _pin()
+    found = pin["recognizer"]["sha256"]
+    pin["recognizer"]["sha256"] = "ab" * 32  # what an earlier conversion produced
+    (catalogue / "open.json").write_text(json.dumps(pin), encoding="utf-8")
+    monkeypatch.setenv("HOMEWARD_MANIFESTS", str(catalogue))
+    with pytest.raises(ModelPackError) as caught:
+        install_pack("open")
+    text = str(caught.value)
+    assert "ab" * 32 in text and found in text and RECOGNIZER_FILE in text
+    assert find_installed("open") is None
+
+
+def test_models_verify_refuses_an_open_pack_rebuilt_differently(tmp_path, monkeypatch, capsys):
+    """Issue 12 fault 11: `models verify` compared the open pack with the hash it had computed
+    itself, so a pack rebuilt with other bytes (its manifest agreeing) verified as OK."""
+    from desktop.cli import main
+    from desktop.engine.pack_install import install_pack
+
+    monkeypatch.setenv("HOMEWARD_DATA_DIR", str(tmp_path / "data"))
+    pack = install_pack("open")
+    assert main(["models", "verify", "open"]) == 0
+    capsys.readouterr()
+    pinned, new = _rebuilt_differently(pack.root)
+    assert main(["models", "verify", "open"]) == 1
+    out = capsys.readouterr().out
+    assert RECOGNIZER_FILE in out and pinned in out and new in out
+
+
+def test_models_verify_names_both_hashes_of_a_tampered_open_file(tmp_path, monkeypatch, capsys):
+    """Issue 12 fault 11: a tampered file of the open pack is refused with both hashes."""
+    from desktop.cli import main
+    from desktop.engine.pack_install import install_pack
+
+    monkeypatch.setenv("HOMEWARD_DATA_DIR", str(tmp_path / "data"))
+    pack = install_pack("open")
+    path = pack.root / DETECTOR_FILE
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert main(["models", "verify", "open"]) == 1
+    out = capsys.readouterr().out
+    assert DETECTOR_FILE in out and _pin()["detector"]["sha256"] in out and sha256(path) in out
+
+
+def _stage(dest: Path, catalogue: Path) -> subprocess.CompletedProcess[str]:
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "HOMEWARD_MANIFESTS": str(catalogue), "PYTHONPATH": str(repo)}
+    return subprocess.run([sys.executable, str(repo / "packaging" / "stage_packs.py"), str(dest)],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=repo)
+
+
+def test_staging_a_bundle_checks_the_open_pack_against_its_pin(tmp_path):
+    """Issue 12 fault 11: the bundle's `open` pack was staged with whatever hash the build
+    gave; staging must ship the pinned bytes and refuse a build that differs from the pin."""
+    import json
+
+    good = _stage(tmp_path / "stage", PINNED.parent)
+    assert good.returncode == 0, good.stderr
+    staged = tmp_path / "stage" / "models"
+    pin = _pin()
+    assert json.loads((staged / "open.json").read_text(encoding="utf-8")) == pin
+    for role in ("detector", "recognizer"):
+        assert sha256(staged / "packs" / "open" / pin[role]["file"]) == pin[role]["sha256"]
+    wrong = tmp_path / "catalogue"
+    wrong.mkdir()
+    found = pin["recognizer"]["sha256"]
+    pin["recognizer"]["sha256"] = "cd" * 32
+    (wrong / "open.json").write_text(json.dumps(pin), encoding="utf-8")
+    bad = _stage(tmp_path / "stage2", wrong)
+    assert bad.returncode != 0
+    assert "cd" * 32 in bad.stderr and found in bad.stderr
+    assert not (tmp_path / "stage2" / "models" / "packs" / "open").exists()

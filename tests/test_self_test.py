@@ -101,3 +101,28 @@ def test_the_network_watch_catches_a_connection_attempt(tmp_path):
         "except PermissionError:\n    pass\n", tmp_path)
     assert done.returncode == 0, done.stderr
     assert attempts.startswith("socket.connect")
+
+
+def test_self_test_refuses_an_open_pack_rebuilt_differently(own_data_dir, capsys):
+    """Issue 12 fault 11: self-test compared the open pack with its self-computed hash; a
+    rebuild with other bytes (manifest agreeing) passed. It must fail naming both hashes."""
+    import dataclasses
+
+    import onnx
+
+    from desktop.engine.manifest import load_manifest
+    from desktop.hashing import sha256_file
+
+    root = own_data_dir / "packs" / "open"
+    manifest = load_manifest(root / "pack.json")
+    path = root / manifest.recognizer.file
+    model = onnx.load(str(path))
+    model.producer_version = "rebuilt-differently"
+    onnx.save(model, str(path))
+    new = sha256_file(path)
+    (root / "pack.json").write_text(dataclasses.replace(manifest, recognizer=dataclasses.replace(
+        manifest.recognizer, sha256=new, size=path.stat().st_size)).dumps(), encoding="utf-8")
+    assert main(["self-test", "--provider", "cpu"]) == 1
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("FAIL  open: files"))
+    assert manifest.recognizer.sha256 in line and new in line

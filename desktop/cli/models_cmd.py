@@ -1,4 +1,4 @@
-"""`homeward models list|verify|import|install|evaluate`."""
+"""`homeward models list|verify|import|install|evaluate|calibrate`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import json
 import sys
 from pathlib import Path
 
+from desktop.engine.calibration import DEFAULT_FMR
 from desktop.engine.pack_install import import_pack, install_pack
 from desktop.engine.pack_store import (
     catalogue,
     default_pack_id,
+    find_installed,
     installed_packs,
+    record_calibration,
     resolve_pack,
     verify_pack,
 )
@@ -44,6 +47,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--provider", choices=["auto", "cpu", "cuda"], default="auto")
     evaluate.add_argument("--workers", type=int)
     evaluate.set_defaults(handler=run_evaluate)
+    calibrate = verbs.add_parser(
+        "calibrate", help="choose and record a pack's match threshold for a false-match rate")
+    calibrate.add_argument("--pack", help="pack id (default: the default pack)")
+    data = calibrate.add_mutually_exclusive_group(required=True)
+    data.add_argument("--pairs", type=Path, help="pairs.txt (LFW format), images beside it")
+    data.add_argument("--people", type=Path, help="a folder holding a folder of photos per person")
+    calibrate.add_argument("--images", type=Path, help="images root for --pairs")
+    calibrate.add_argument("--fmr", type=float, default=DEFAULT_FMR,
+                           help=f"stated false-match rate (default {DEFAULT_FMR})")
+    calibrate.add_argument("--provider", choices=["auto", "cpu", "cuda"], default="auto")
+    calibrate.add_argument("--workers", type=int)
+    calibrate.add_argument("--format", choices=["table", "json"], default="table")
+    calibrate.set_defaults(handler=run_calibrate)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -53,7 +69,8 @@ def run_list(args: argparse.Namespace) -> int:
     for pack_id, manifest in sorted({**catalogue(), **{p.id: p.manifest for p in packs}}.items()):
         rows.append({"id": pack_id, "title": manifest.title, "installed": pack_id in installed,
                      "path": str(installed[pack_id].root) if pack_id in installed else None,
-                     "match_threshold": manifest.match_threshold, "licence": manifest.licence})
+                     "match_threshold": manifest.match_threshold, "licence": manifest.licence,
+                     "calibration": manifest.calibration.id if manifest.calibration else None})
     if args.json:
         print(json.dumps({"default": default_pack_id(), "packs": rows}, indent=2))
     else:
@@ -68,7 +85,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    packs = [resolve_pack(args.pack)] if args.pack else installed_packs()[0]
+    # What is installed is checked as it is: resolving `open` would rebuild a stale pack.
+    packs = ([find_installed(args.pack) or resolve_pack(args.pack)] if args.pack
+             else installed_packs()[0])
     failures = 0
     for pack in packs:
         for check in verify_pack(pack):
@@ -112,4 +131,46 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"pack {pack.id}: accuracy {100 * verdict.accuracy:.2f}% over {verdict.pairs} pairs "
           f"({len(verdict.fold_accuracies)} folds), images without a face: "
           f"{verdict.missing_faces}, best threshold {verdict.global_threshold:.3f}")
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from desktop.engine.calibration import (
+        calibrate,
+        embeddings_of,
+        folder_photos,
+        pairs_photos,
+        photo_paths,
+    )
+    from desktop.engine.engine import EngineOptions
+    from desktop.engine.manifest import calibration_to_dict
+    from desktop.scan.analyze import analyze_paths
+
+    pack = resolve_pack(args.pack)
+    photos = pairs_photos(args.pairs, args.images) if args.pairs else folder_photos(args.people)
+    results = analyze_paths(photo_paths(photos), pack, EngineOptions(provider=args.provider),
+                            args.workers)
+    calibration = calibrate(pack, photos, embeddings_of(photos, results), args.fmr)
+    stored = record_calibration(pack, calibration)
+    if args.format == "json":
+        print(json.dumps({**calibration_to_dict(calibration),
+                          "recorded_in": [str(path) for path in stored]}, indent=2))
+        return 0
+    c = calibration
+    rows = [("pack", c.pack_id), ("calibration", c.id),
+            ("threshold", f"{c.threshold:.4f} (new cases with this pack use it)"),
+            ("stated false-match rate", f"{c.target_fmr:g}"),
+            ("measured false-match rate", f"{c.measured_fmr:.4g} of {c.impostor_pairs} impostor pairs"),
+            ("measured false-non-match rate", f"{c.measured_fnmr:.4g} of {c.genuine_pairs} genuine pairs"),
+            ("held-out false-match rate", "n/a (no folds)" if c.heldout_fmr is None
+             else f"{c.heldout_fmr:.4g} (each fold at the threshold chosen on the others)"),
+            ("pairs without two faces", f"{c.unscored_pairs} (in neither rate)"),
+            ("data set", c.dataset), ("data set SHA-256", c.dataset_sha256),
+            ("recorded in", ", ".join(str(path) for path in stored))]
+    for name, value in rows:
+        print(f"{name:<31} {value}")
+    if c.target_fmr * c.impostor_pairs < 10:
+        print(f"note: {c.impostor_pairs} impostor pairs allow only "
+              f"{int(c.target_fmr * c.impostor_pairs)} false matches at this rate; the "
+              "threshold is coarse: calibrate on more photos", file=sys.stderr)
     return 0

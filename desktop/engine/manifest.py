@@ -6,8 +6,9 @@ which code runs each file, and an unknown family fails loudly.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,64 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """A match threshold chosen for a stated false-match rate on labelled photos (made by
+    `homeward models calibrate`): what a case records and a report quotes. Rates are over
+    the pairs whose photos both have a face; `heldout_fmr` is the false-match rate on each
+    fold at the threshold chosen on the other folds (None without folds)."""
+
+    pack_id: str
+    model_hashes: dict[str, str]  # the detector's and recognizer's SHA-256 it holds for
+    threshold: float
+    target_fmr: float
+    measured_fmr: float
+    measured_fnmr: float
+    genuine_pairs: int
+    impostor_pairs: int
+    unscored_pairs: int  # pairs where a photo had no face: in neither rate
+    heldout_fmr: float | None
+    dataset: str  # what was used, in words (kind and name; no paths of this machine)
+    dataset_sha256: str  # over every image's SHA-256 and the labels or pairs
+    created_at: str
+
+    @property
+    def id(self) -> str:
+        """A short digest of every field: names this calibration in cases and reports."""
+        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+    def describe(self) -> str:
+        """One line for a report or a manifest's threshold_source."""
+        heldout = "" if self.heldout_fmr is None else f", held-out FMR {self.heldout_fmr:.4g}"
+        return (f"calibrated {self.created_at} (calibration {self.id}): threshold "
+                f"{self.threshold:.4f} for a false-match rate of {self.target_fmr:g}; measured "
+                f"FMR {self.measured_fmr:.4g}, FNMR {self.measured_fnmr:.4g}{heldout} on "
+                f"{self.genuine_pairs} genuine and {self.impostor_pairs} impostor pairs of "
+                f"{self.dataset} (SHA-256 {self.dataset_sha256})")
+
+
+def calibration_from_dict(data: Any, where: str) -> Calibration:
+    """Validate a stored calibration; a damaged one is an error, never a silent default."""
+    names = {f.name for f in fields(Calibration)}
+    if not isinstance(data, dict) or set(data) - {"id"} != names:
+        raise ModelPackError(f"The calibration in {where} is not a complete calibration record.")
+    try:
+        calibration = Calibration(**{k: v for k, v in data.items() if k != "id"})
+    except TypeError as exc:
+        raise ModelPackError(f"The calibration in {where} cannot be read", str(exc)) from exc
+    if "id" in data and data["id"] != calibration.id:
+        raise ModelPackError(f"The calibration in {where} was changed after it was made.",
+                             f"recorded id {data['id']}, its fields give {calibration.id}")
+    if not isinstance(calibration.threshold, (int, float)) or not -1.0 <= calibration.threshold <= 1.0:
+        raise ModelPackError(f"The calibration in {where} has no threshold in [-1, 1].")
+    return calibration
+
+
+def calibration_to_dict(calibration: Calibration) -> dict[str, Any]:
+    return {**asdict(calibration), "id": calibration.id}
+
+
+@dataclass(frozen=True)
 class PackManifest:
     id: str
     title: str
@@ -67,6 +126,7 @@ class PackManifest:
     source_files: tuple[ModelFile, ...] = ()  # what a built pack was built from
     schema: int = SCHEMA_VERSION
     notes: str = ""
+    calibration: Calibration | None = None  # set by `homeward models calibrate`
 
     @property
     def files(self) -> tuple[ModelFile, ...]:
@@ -78,7 +138,9 @@ class PackManifest:
         return {"detector": self.detector.sha256, "recognizer": self.recognizer.sha256}
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["calibration"] = self.calibration and calibration_to_dict(self.calibration)
+        return data
 
     def dumps(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
@@ -147,6 +209,8 @@ def manifest_from_dict(data: Any, where: str = "") -> PackManifest:
             source_files=tuple(ModelFile(**_model_file(e, f"{where} source file"))
                                for e in data.get("source_files", ())),
             notes=data.get("notes", ""),
+            calibration=(calibration_from_dict(data["calibration"], where)
+                         if data.get("calibration") is not None else None),
         )
     except TypeError as exc:  # an unexpected or missing key inside a nested object
         raise ModelPackError(f"Model pack manifest {where} has an unexpected field", str(exc)) from exc

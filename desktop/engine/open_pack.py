@@ -5,11 +5,16 @@ non-commercial licence. The models come from the `face_recognition_models` packa
 King's dlib models); the ResNet is converted to ONNX so it runs on the same ONNX Runtime
 path as the other recognizers, and the 5-point shape predictor is copied for the detector.
 Nothing here touches the network.
+
+The pack's manifest, with the SHA-256 of every file it is built from and of every file it
+holds, is pinned in models/open.json: the conversion is deterministic, so every build must
+give exactly those bytes. A build that differs (another converter, another source package)
+is refused instead of installed, since cases record the recognizer's hash and could not be
+continued with a pack of another hash.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import logging
 import shutil
@@ -18,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from desktop.engine.dlib_convert import convert_dlib_resnet
-from desktop.engine.manifest import PackManifest
+from desktop.engine.manifest import ModelFile, PackManifest, load_manifest
+from desktop.engine.pack_store import catalogue_dir
 from desktop.errors import ModelPackError
 from desktop.hashing import sha256_file
 
@@ -31,22 +37,21 @@ PREDICTOR_SOURCE = "shape_predictor_5_face_landmarks.dat"
 RECOGNIZER_FILE = "dlib_resnet_v1.onnx"
 DETECTOR_FILE = PREDICTOR_SOURCE
 
-# Cosine similarity of L2-normalised dlib descriptors: the best global threshold on LFW
-# (../shared/facedata/lfw/pairs.txt, 5 folds x 600 pairs) with this pack's own pipeline
-# (HOG, upsample 1 -> get_face_chip -> converted ResNet). Accuracy falls fast above it
-# (0.9733 at 0.905, 0.9617 at 0.92, 0.8767 at 0.94): dlib descriptors' cosines are all high.
-MATCH_THRESHOLD = 0.905
-# HOG searches at most this many pixels along the long side (see DlibHogDetector).
-DETECTION_MAX_SIDE = 1280
-THRESHOLD_SOURCE = ("best global cosine threshold on LFW pairs.txt (5 folds, 3000 pairs) with "
-                    "this pack's pipeline: k-fold accuracy 0.9723 counting the 43 pairs where "
-                    "HOG finds no face as wrong (0.9865 on the 2957 pairs with both faces); "
-                    "dlib's own Euclidean 0.6 rule on the same pairs: 0.9713")
 
-LICENCE = ("dlib models by Davis King (github.com/davisking/dlib-models), as shipped by the "
-           "PyPI package face_recognition_models: public domain or CC0 1.0 Universal (its "
-           "LICENSE file is CC0 1.0). The ResNet was trained on face photos; check your "
-           "agency's policy before operational use.")
+def pin_path() -> Path:
+    return catalogue_dir() / f"{PACK_ID}.json"
+
+
+def pinned_manifest() -> PackManifest:
+    """The open pack's manifest as shipped, with the hashes every build must reproduce."""
+    path = pin_path()
+    if not path.is_file():
+        raise ModelPackError("The open pack's pinned manifest is missing; it cannot be built.",
+                             f"{path} does not exist")
+    manifest = load_manifest(path)
+    if manifest.id != PACK_ID or manifest.build != PACK_ID:
+        raise ModelPackError(f"{path} does not describe the open pack.")
+    return manifest
 
 
 def source_models_dir() -> Path:
@@ -65,60 +70,45 @@ def source_models_dir() -> Path:
     return folder
 
 
-def _source_version() -> str:
-    try:
-        return importlib.metadata.version(SOURCE_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _file_entry(path: Path) -> dict[str, Any]:
-    return {"file": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
+def _check_pin(folder: Path, pinned: tuple[ModelFile, ...], what: str) -> None:
+    """Every pinned file in folder must have its pinned SHA-256; else nothing is installed."""
+    problems = []
+    for model in pinned:
+        found = sha256_file(folder / model.file)
+        if found != model.sha256:
+            problems.append(f"{model.file}: SHA-256 {found}, pinned {model.sha256}")
+    if problems:
+        raise ModelPackError(
+            f"The open pack's {what} differ from the SHA-256 pinned in {pin_path()}; "
+            "nothing was installed.",
+            "; ".join(problems) + ". Cases record the pinned hashes and could not be continued "
+            f"with other bytes: install the {SOURCE_PACKAGE} release and converter the pin was "
+            "made with, or change the pin deliberately.")
 
 
 def build_open_pack(dest_dir: Path) -> dict[str, Any]:
-    """Write the pack's files into dest_dir and return its manifest as a dict."""
+    """Write the pack's files into dest_dir, check them against the pin, and return the
+    pinned manifest as a dict."""
+    pinned = pinned_manifest()
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     sources = source_models_dir()
+    _check_pin(sources, pinned.source_files, f"source files in {sources}")
     started = time.perf_counter()
     convert_dlib_resnet(sources / RESNET_SOURCE, dest_dir / RECOGNIZER_FILE)
     shutil.copyfile(sources / PREDICTOR_SOURCE, dest_dir / DETECTOR_FILE)
+    _check_pin(dest_dir, pinned.files, "built files")
     log.info("built the open pack in %s in %.1f s", dest_dir, time.perf_counter() - started)
-    version = _source_version()
-    return {
-        "schema": 1,
-        "id": PACK_ID,
-        "title": "Open: dlib HOG detector + dlib ResNet (128-D), public domain, no download",
-        "licence": LICENCE,
-        "build": PACK_ID,
-        "detector": {**_file_entry(dest_dir / DETECTOR_FILE), "family": "dlib_hog",
-                     "input_size": [DETECTION_MAX_SIDE, DETECTION_MAX_SIDE]},
-        "recognizer": {**_file_entry(dest_dir / RECOGNIZER_FILE), "family": "dlib_resnet",
-                       "input_size": [150, 150], "mean": 0.0, "std": 1.0, "color": "RGB",
-                       "embedding_dim": 128},
-        "metric": "cosine",
-        "match_threshold": MATCH_THRESHOLD,
-        "threshold_source": THRESHOLD_SOURCE,
-        "source_package": f"{SOURCE_PACKAGE} {version}",
-        "source_files": [_file_entry(sources / RESNET_SOURCE),
-                         _file_entry(sources / PREDICTOR_SOURCE)],
-        "notes": (f"Built locally from {SOURCE_PACKAGE} {version}: {RECOGNIZER_FILE} is "
-                  f"{RESNET_SOURCE} converted to ONNX by desktop.engine.dlib_convert (input RGB "
-                  "0..255 150x150, dlib's normalisation inside the graph, output the raw "
-                  "descriptor); the detector is dlib's built-in HOG detector, the file is its "
-                  "5-point shape predictor."),
-    }
+    return pinned.to_dict()
+
+
+def _hashes(files: tuple[ModelFile, ...]) -> list[tuple[str, str]]:
+    return [(model.file, model.sha256) for model in files]
 
 
 def is_stale(manifest: PackManifest) -> bool:
-    """True when the installed package's source files differ from those the pack was built
-    from (an upgraded face_recognition_models), so the pack must be rebuilt."""
-    try:
-        sources = source_models_dir()
-    except ModelPackError:
-        return False  # nothing to rebuild from; the installed pack is still usable
-    recorded = {f.file: f.sha256 for f in manifest.source_files}
-    current = {name: sha256_file(sources / name) for name in (RESNET_SOURCE, PREDICTOR_SOURCE)
-               if (sources / name).is_file()}
-    return recorded != current
+    """True when an installed open pack's manifest is not the pinned one (an older build, or
+    one made from other sources), so the pack must be rebuilt to the pin."""
+    pinned = pinned_manifest()
+    return (_hashes(manifest.files) != _hashes(pinned.files)
+            or _hashes(manifest.source_files) != _hashes(pinned.source_files))

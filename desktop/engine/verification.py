@@ -124,3 +124,50 @@ def evaluate_results(pairs: list[Pair], results: Iterable[ImageResult],
     return kfold_accuracy(scores, np.array([p.same for p in pairs]),
                           np.array([p.fold for p in pairs]),
                           missing=sum(v is None for v in embeddings.values()))
+
+
+def scored(scores: np.ndarray) -> np.ndarray:
+    """Pairs whose photos both had a face: a failure to find a face is neither a false match
+    nor a false non-match, so calibration leaves those pairs out of both rates."""
+    return scores > MISSING_SCORE
+
+
+def threshold_for_fmr(impostor_scores: np.ndarray, target_fmr: float) -> float:
+    """A threshold at which at most floor(target_fmr x n) of these n impostor pairs match
+    (score >= threshold): midway between the highest impostor score that must be rejected
+    and the lowest one allowed to match."""
+    if not 0.0 < target_fmr < 1.0:
+        raise HomewardError(f"a false-match rate must be between 0 and 1, not {target_fmr}")
+    ordered = np.sort(np.asarray(impostor_scores, dtype=np.float64))[::-1]
+    allowed = int(np.floor(target_fmr * len(ordered) + 1e-9))
+    if allowed < 1:
+        raise HomewardError(
+            f"{len(ordered)} impostor pairs cannot resolve a false-match rate of {target_fmr:g}",
+            f"at least {int(np.ceil(1 / target_fmr))} are needed; use more labelled photos "
+            "or state a higher rate")
+    rejected, accepted = float(ordered[allowed]), float(ordered[allowed - 1])
+    return (rejected + accepted) / 2 if accepted > rejected else float(np.nextafter(rejected, 2.0))
+
+
+def error_rates(scores: np.ndarray, same: np.ndarray, threshold: float) -> tuple[float, float]:
+    """(false-match rate, false-non-match rate) at a threshold, over the scored pairs."""
+    keep = scored(scores)
+    impostors, genuine = scores[keep & ~same], scores[keep & same]
+    fmr = float(np.mean(impostors >= threshold)) if len(impostors) else 0.0
+    fnmr = float(np.mean(genuine < threshold)) if len(genuine) else 0.0
+    return fmr, fnmr
+
+
+def kfold_fmr(scores: np.ndarray, same: np.ndarray, folds: np.ndarray,
+              target_fmr: float) -> tuple[float, list[float]]:
+    """The false-match rate of each fold at the threshold chosen for target_fmr on the other
+    folds: pooled over all held-out impostor pairs, and per fold."""
+    keep = scored(scores)
+    false_matches, impostors, per_fold = 0, 0, []
+    for fold in np.unique(folds):
+        train, test = keep & (folds != fold) & ~same, keep & (folds == fold) & ~same
+        threshold = threshold_for_fmr(scores[train], target_fmr)
+        hits = int(np.sum(scores[test] >= threshold))
+        false_matches, impostors = false_matches + hits, impostors + int(np.sum(test))
+        per_fold.append(hits / max(1, int(np.sum(test))))
+    return false_matches / max(1, impostors), per_fold
