@@ -29,3 +29,7 @@ class UnreadableMedia(HomewardError):
 
 class Cancelled(HomewardError):
     """The user cancelled a long-running job; callers treat it as silent."""
+
+
+class InvalidArguments(HomewardError):
+    """A command was given arguments it cannot use."""

@@ -12,9 +12,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from desktop.engine.pack_store import data_dir
 from desktop.errors import HomewardError
 from desktop.fileio import write_atomically
+from desktop.userdirs import data_dir
 
 SCHEMA_VERSION = 1
 PROVIDERS = ("auto", "cpu", "cuda")

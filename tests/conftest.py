@@ -99,7 +99,8 @@ def scanned_case(base: Path, pack, case_number: str, examiner: str,
                 PackInfo(pack.id, pack.manifest.model_hashes), "t")
     case = Case.create(base / "case", CaseInfo(
         case_number, examiner, str(source), str(base / "g.db"), pack.id,
-        pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, ""))
+        pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, "",
+        gallery_id=gallery.identity))
     ScanJob(case, pack, gallery, workers=1).run()
     return case, gallery, source
 

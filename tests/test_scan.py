@@ -254,7 +254,8 @@ def _scan_in_process(base: Path, pack, case_name: str, **job_options) -> dict:
     gallery = Gallery.open(base / "gallery.db")
     case = Case.create(base / case_name, CaseInfo(
         case_name, "tester", str(base / "source"), str(base / "gallery.db"), pack.id,
-        pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, ""))
+        pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, "",
+        gallery_id=gallery.identity))
     ScanJob(case, pack, gallery, **job_options).run()
     faces = {(r["rel_path"], r["frame_index"], tuple(round(v) for v in json.loads(r["box"])))
              for r in case.db.query(

@@ -246,6 +246,23 @@ def test_a_missing_gallery_hides_only_the_reference_photos(window, case_copy, qt
     assert decisions(case_copy) == [(first, "reject", REVIEWER, None)]
 
 
+def test_another_gallery_at_the_cases_path_shows_no_reference_photos(window, case_copy, tmp_path):
+    """Issue 12 fault 3: the Review page showed reference photos of whatever gallery sat at
+    the case's path; person ids of another gallery name other people."""
+    from desktop.gallery.gallery import Gallery
+
+    impostor = Gallery.create(tmp_path / "other.db")  # another gallery file at its path
+    impostor.close()
+    case = Case.open(case_copy)
+    case.db.execute("UPDATE case_info SET value = ? WHERE key = 'gallery'",
+                    [json.dumps(str(tmp_path / "other.db"))])
+    case.close()
+    _, page = open_review(window, case_copy)
+    assert page.current_item() is not None
+    assert "no longer the one this case was matched against" in page.faces.reference_note.text()
+    assert not page.faces.strip_area.isVisible()
+
+
 def test_the_review_page_renders_to_a_screenshot(window, case_copy, tmp_path):
     win, page = open_review(window, case_copy)
     page.settle()

@@ -8,10 +8,11 @@ import json
 import sys
 from pathlib import Path
 
+from desktop.errors import InvalidArguments
 from desktop.review.decisions import VERDICTS, decide
 from desktop.review.queue import hits_of_person, hits_of_track, review_items
 from desktop.scan.case import Case
-from desktop.storage import audit
+from desktop.storage.record import verify_case
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -37,8 +38,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     decision.set_defaults(handler=run_decide)
     trail = commands.add_parser("audit", help="check a case's audit trail")
     trail_verbs = trail.add_subparsers(dest="verb", required=True, metavar="VERB")
-    verify = trail_verbs.add_parser("verify", help="detect edited, deleted or reordered rows")
+    verify = trail_verbs.add_parser(
+        "verify", help="check the chain and every table it seals; exit 0 and the head hash if "
+        "intact, 1 with every mismatch named")
     verify.add_argument("--case", type=Path, required=True)
+    verify.add_argument("--expect-head", metavar="HASH",
+                        help="a head recorded earlier (a report quotes one): it must be in the chain")
+    verify.add_argument("--format", choices=["json", "table"], default="table")
     verify.set_defaults(handler=run_verify)
 
 
@@ -74,9 +80,20 @@ def run_decide(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    report = audit.verify(Case.open(args.case).db)
-    for problem in report.problems:
-        print(f"TAMPERED {problem}", file=sys.stderr)
-    print(f"audit trail: {report.rows} rows, head {report.head}, "
-          f"{'intact' if report.ok else f'{len(report.problems)} problem(s)'}")
+    expect = args.expect_head.strip().lower() if args.expect_head else None
+    if expect is not None and (len(expect) != 64 or any(c not in "0123456789abcdef" for c in expect)):
+        raise InvalidArguments("--expect-head takes a SHA-256: 64 hexadecimal digits.")
+    case = Case.open(args.case)
+    try:
+        report = verify_case(case.db, expect)
+    finally:
+        case.close()
+    if args.format == "json":
+        print(json.dumps({"ok": report.ok, "rows": report.rows, "head": report.head,
+                          "problems": report.problems}, indent=2, ensure_ascii=False))
+    else:
+        for problem in report.problems:
+            print(f"TAMPERED {problem}", file=sys.stderr)
+        print(f"audit trail: {report.rows} rows, head {report.head}, "
+              f"{'intact' if report.ok else f'{len(report.problems)} problem(s)'}")
     return 0 if report.ok else 1

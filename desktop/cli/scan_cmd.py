@@ -16,7 +16,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     scan.add_argument("--case", type=Path, required=True, help="case folder (created if new)")
     scan.add_argument("--gallery", type=Path, required=True)
     scan.add_argument("--pack", help="model pack (default: the default pack); fixed per case")
-    scan.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second")
+    scan.add_argument("--fps", type=float,
+                      help="video frames sampled per second (a new case's; default 2)")
     scan.add_argument("--threshold", type=float, help="match threshold (default: the pack's)")
     scan.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     scan.add_argument("--provider", choices=["auto", "cpu", "cuda"], default="auto")

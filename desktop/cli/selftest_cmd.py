@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from desktop import __version__
-from desktop.engine.pack_store import data_dir
 from desktop.engine.self_test import Check, run_self_test
+from desktop.userdirs import data_dir
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -6,8 +6,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from desktop.engine.pack_store import data_dir, default_pack_id
+from desktop.engine.pack_store import default_pack_id
 from desktop.engine.providers import installed_ort_distributions, runtime_report
+from desktop.userdirs import data_dir
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -16,8 +16,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from desktop.engine.manifest import (
     Calibration,
     ModelFile,
@@ -28,18 +26,13 @@ from desktop.engine.manifest import (
 )
 from desktop.errors import ModelPackError
 from desktop.hashing import sha256_file
+from desktop.userdirs import data_dir
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "pack.json"
 DEFAULT_PACK_ORDER = ("buffalo_l", "buffalo_s", "buffalo_sc")
 OPEN_PACK = "open"
-
-
-def data_dir() -> Path:
-    """User data root; HOMEWARD_DATA_DIR overrides it (portable installs, tests)."""
-    override = os.environ.get("HOMEWARD_DATA_DIR")
-    return Path(override) if override else Path(platformdirs.user_data_dir("homeward", False))
 
 
 def packs_dir() -> Path:

@@ -7,6 +7,7 @@ SHA-256 (a photo given twice is stored once). Every change to a person appends a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Iterable, Iterator
@@ -67,6 +68,26 @@ class Gallery:
 
     def close(self) -> None:
         self.db.conn.close()
+
+    @property
+    def identity(self) -> str:
+        """The id stored in this gallery file (copies share it; another gallery never does)."""
+        return next(self.db.query("SELECT value FROM gallery_info WHERE key = 'gallery_id'"))["value"]
+
+    def fingerprint(self, pack_id: str) -> str:
+        """SHA-256 of what a scan matches against: persons' ids and names, and every embedding
+        of the pack (recorded with each scan, so its hits can be traced to this state)."""
+        digest = hashlib.sha256()
+        for row in self.db.query("SELECT id, name FROM persons ORDER BY id"):
+            digest.update(f"{row['id']}\x00{row['name']}\x00".encode())
+        for row in self.db.query(
+                "SELECT p.person_id, e.photo_id, e.recognizer_sha256, e.vector FROM embeddings e "
+                "JOIN photos p ON p.id = e.photo_id WHERE e.pack_id = ? ORDER BY e.photo_id",
+                [pack_id]):
+            digest.update(f"{row['person_id']}\x00{row['photo_id']}\x00{row['recognizer_sha256']}"
+                          .encode())
+            digest.update(row["vector"])
+        return digest.hexdigest()
 
     # --- writing, inside a transaction -------------------------------------------------------
 

@@ -18,9 +18,17 @@ import sqlite_utils
 from desktop.errors import HomewardError
 from desktop.gallery.gallery import Gallery
 from desktop.match.persons import rank_persons
-from desktop.storage.database import transaction, utc_now
+from desktop.storage.database import utc_now
+from desktop.storage.record import sealed
 
 SAME_PERSON_TWICE = "same_person_twice_in_image"
+
+# The hits that count now: matched against the gallery the case is bound to, at or above its
+# threshold. Others (a former gallery's, or below a raised threshold) stay in the record with
+# their decisions, outside the queue and the reports.
+CURRENT_HITS = ("h.gallery_id IS (SELECT json_extract(value, '$') FROM case_info "
+                "WHERE key = 'gallery_id') AND h.score >= (SELECT CAST(value AS REAL) "
+                "FROM case_info WHERE key = 'match_threshold')")
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class GalleryMatrix:
     person_ids: np.ndarray
     vectors: np.ndarray
     names: dict[int, str]
+    gallery_id: str  # which gallery file these came from (its identity, not its path)
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ def gallery_matrix(gallery: Gallery, pack_id: str, recognizer_sha256: str) -> Ga
         raise HomewardError(f"The gallery has no embeddings for pack '{pack_id}'.",
                             f"run `homeward gallery reindex --pack {pack_id}` first")
     names = {p["id"]: p["name"] for p in gallery.persons()}
-    return GalleryMatrix(person_ids, vectors, names)
+    return GalleryMatrix(person_ids, vectors, names, gallery.identity)
 
 
 def _vector(blob: bytes) -> np.ndarray:
@@ -83,7 +92,7 @@ def _seen_together(a: Probe, b: Probe) -> bool:
 
 
 def match_case(db: sqlite_utils.Database, gallery: GalleryMatrix, *, pack_id: str,
-               threshold: float, scan_id: int, top_k: int = 5) -> int:
+               threshold: float, scan_id: int, actor: str, top_k: int = 5) -> int:
     """Add hits for every probe above the threshold; returns how many are new."""
     probes, vectors = load_probes(db)
     if len(probes) and len(gallery.vectors) and vectors.shape[1] != gallery.vectors.shape[1]:
@@ -96,7 +105,8 @@ def match_case(db: sqlite_utils.Database, gallery: GalleryMatrix, *, pack_id: st
         by_group[(c.person_id, probes[c.probe].group[0])].append(c.probe)
     added = 0
     now = utc_now()
-    with transaction(db):
+    with sealed(db, actor, "matched", {"scan_id": scan_id, "threshold": threshold,
+                                       "gallery_id": gallery.gallery_id}) as seal:
         for c in candidates:
             probe = probes[c.probe]
             twins = [o for o in by_group[(c.person_id, probe.group[0])]
@@ -104,11 +114,15 @@ def match_case(db: sqlite_utils.Database, gallery: GalleryMatrix, *, pack_id: st
             flags = [SAME_PERSON_TWICE] if twins else []
             cursor = db.execute(
                 "INSERT OR IGNORE INTO hits (face_id, track_id, person_id, person_name, score, "
-                "rank, threshold, pack_id, flags, scan_id, created_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "rank, threshold, pack_id, flags, scan_id, created_at, gallery_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [probe.face_id, probe.track_id, c.person_id, gallery.names[c.person_id],
-                 c.score, c.rank, threshold, pack_id, json.dumps(flags), scan_id, now])
-            added += cursor.rowcount
+                 c.score, c.rank, threshold, pack_id, json.dumps(flags), scan_id, now,
+                 gallery.gallery_id])
+            if cursor.rowcount:
+                added += 1
+                seal.wrote("hits", [cursor.lastrowid])
+        seal.payload["new_hits"] = added
     return added
 
 
@@ -121,7 +135,7 @@ def list_hits(db: sqlite_utils.Database) -> list[dict]:
         "f.box, f.crop, f.thumbnail, c.id AS content_id, c.sha256, c.md5, c.kind, "
         "c.width AS image_width, c.height AS image_height FROM hits h "
         "JOIN faces f ON f.id = h.face_id JOIN contents c ON c.id = f.content_id "
-        "ORDER BY h.score DESC, h.id"))
+        f"WHERE {CURRENT_HITS} ORDER BY h.score DESC, h.id"))
     paths: dict[int, list[str]] = defaultdict(list)
     for row in db.query("SELECT content_id, rel_path FROM files WHERE content_id IS NOT NULL "
                         "ORDER BY id"):

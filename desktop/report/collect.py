@@ -15,8 +15,8 @@ from desktop.errors import HomewardError
 from desktop.review.queue import review_items
 from desktop.scan.case import Case, CaseInfo
 from desktop.scan.derived import crop_path, thumbnail_path
-from desktop.storage import audit
 from desktop.storage.database import utc_now
+from desktop.storage.record import verify_case
 
 
 class ReportError(HomewardError):
@@ -82,9 +82,10 @@ class ReportData:
 
 def collect(case: Case, examiner: str | None = None) -> ReportData:
     """Everything a report needs; raises ReportError if the audit trail is not intact."""
-    chain = audit.verify(case.db)
+    chain = verify_case(case.db)
     if not chain.ok:
-        raise ReportError("The case's audit trail does not verify; no report was made.",
+        raise ReportError("The case's record (its audit trail and the tables it seals) does not "
+                          "verify; no report was made.",
                           "; ".join(chain.problems[:5]) + " (run `homeward audit verify`)")
     info = case.info
     contents = {r["sha256"]: r for r in case.db.query(

@@ -18,7 +18,7 @@ from desktop.report.collect import ReportData
 COLUMNS = ["hit_id", "status", "person_name", "person_id", "score", "rank", "threshold",
            "pack_id", "model_hashes", "paths", "sha256", "md5", "size", "kind", "date_taken",
            "frame", "timestamp_s", "box", "flags", "reviewer", "decided_at", "note", "crop",
-           "thumbnail"]
+           "thumbnail", "audit_head"]  # the sealed record's head: check with audit verify
 
 
 def _safe(text: str | None) -> str:
@@ -38,5 +38,5 @@ def render_csv(data: ReportData) -> bytes:
             h.md5, h.size, h.kind, h.date_taken or "", "" if h.frame is None else h.frame,
             "" if h.timestamp is None else f"{h.timestamp:.3f}",
             " ".join(f"{v:.1f}" for v in h.box), _safe(", ".join(h.flags)), _safe(h.reviewer),
-            h.decided_at or "", _safe(h.note), h.crop or "", h.thumbnail or ""])
+            h.decided_at or "", _safe(h.note), h.crop or "", h.thumbnail or "", data.audit_head])
     return out.getvalue().encode("utf-8-sig")

@@ -16,8 +16,8 @@ from pathlib import Path
 from desktop.fileio import write_atomically
 from desktop.report.collect import ReportData, ReportError, collect
 from desktop.scan.case import Case
-from desktop.storage import audit
-from desktop.storage.database import transaction
+from desktop.storage.heads import record_head
+from desktop.storage.record import sealed
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,23 @@ def export_report(case: Case, form: str, out: Path, examiner: str | None = None)
     if out.is_dir():
         raise ReportError(f"{out} is a folder; --out needs a file name.")
     render = _renderer(form)
+    with case.writing():  # what the report quotes cannot change until it is recorded
+        return _export(case, render, form, out, examiner)
+
+
+def _export(case: Case, render: Callable[[ReportData], bytes], form: str, out: Path,
+            examiner: str | None) -> Exported:
     data = collect(case, examiner)
     payload = render(data)
     write_atomically(out, payload)
     digest = hashlib.sha256(payload).hexdigest()
     counts = data.counts()
-    with transaction(case.db):
-        audit.append(case.db, data.examiner, "export",
-                     {"format": form, "out": str(out), "sha256": digest, "hits": counts})
+    with sealed(case.db, data.examiner, "export", {"format": form, "out": str(out),
+                                                   "sha256": digest, "hits": counts,
+                                                   "quoted_head": data.audit_head}):
+        pass
+    # Outside the case: a later truncation or rewrite of its chain loses this head.
+    record_head(data.info.case_id, data.audit_rows, data.audit_head,
+                f"{form} report {out} sha256 {digest}")
     log.info("wrote %s report %s (sha256 %s)", form, out, digest)
     return Exported(out, digest, counts)

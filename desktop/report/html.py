@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from desktop.report.collect import ReportData, ReportHit
+from desktop.scan.case import CaseInfo
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,18 @@ def _section(title: str, css_id: str, intro: str, hits: list[ReportHit],
            f"<p>{intro}</p>{body}</div>"
 
 
+def calibration_text(info: CaseInfo) -> str:
+    """How the case's threshold was chosen, as a report states it."""
+    calibration = info.calibration
+    if calibration is None:
+        return ("none recorded: the threshold is the pack's default or the examiner's choice, "
+                "not measured on local data")
+    if abs(calibration["threshold"] - info.match_threshold) > 1e-9:
+        return (f"the case's threshold was changed after creation; the pack's calibration "
+                f"({calibration['describe']}) no longer applies")
+    return calibration["describe"]
+
+
 def render_html(data: ReportData, image_src: ImageSource = data_uri) -> str:
     """The whole report; `image_src` lets the PDF writer substitute its own image names."""
     info = data.info
@@ -113,9 +126,13 @@ def render_html(data: ReportData, image_src: ImageSource = data_uri) -> str:
         _row("Case created", info.created_at),
         _row("Source root (read only)", info.source_root),
         _row("Gallery", info.gallery),
+        _row("Gallery id (the case is bound to it)", info.gallery_id or "not recorded", True),
         _row("Model pack", info.pack_id),
         *[_row(f"Model {k}", v, True) for k, v in sorted(info.model_hashes.items())],
         _row("Match threshold", f"{info.match_threshold:.4f}"),
+        _row("Threshold calibration", calibration_text(info)),
+        _row("Case record", f"case id {info.case_id}; every fact above and below is sealed in "
+                            "its hash chain (homeward audit verify --expect-head HASH)"),
         _row("Audit trail rows", data.audit_rows),
         _row("Audit trail head hash (verified intact)", data.audit_head, True),
     ]

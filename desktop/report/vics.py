@@ -12,18 +12,20 @@ another system. Category is 0 (uncategorised): Homeward does not classify conten
 Homeward's own data (person, score, reviewer, decision) goes in "Comments", a free-text field
 that VICS consumers show or ignore, as the line "Homeward: " + JSON (see `COMMENT_PREFIX`).
 The case stores SHA-256 and MD5 only; SHA1 is computed from the source file now, read only,
-and left null (logged) when the file is gone or no longer has the scanned SHA-256.
+and left null (logged) when the file is gone or no longer has the scanned size and SHA-256.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from collections import defaultdict
 
+from desktop.hashing import file_digests
 from desktop.report.collect import ReportData, ReportHit
+from desktop.report.html import calibration_text
+from desktop.sources.opener import EvidenceRefused
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +36,20 @@ MIME = {"image": "image", "video": "video"}
 
 
 def source_sha1(data: ReportData, hit: ReportHit) -> str | None:
-    """SHA1 of the hit's source file, only if it still has the SHA-256 recorded at scan time."""
+    """SHA1 of the hit's source file, only if it still has the size and SHA-256 recorded at
+    scan time; read through the evidence opener, so the export leaves its access time alone."""
     path = data.source_file(hit)
     if path is None:
         return None
-    sha1, sha256 = hashlib.sha1(), hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                sha1.update(chunk)
-                sha256.update(chunk)
-    except OSError as exc:
+        digests = file_digests(path, "sha1", "sha256", expected_size=hit.size)
+    except (OSError, EvidenceRefused) as exc:
         log.warning("no SHA1 for %r: %s", path, exc)
         return None
-    if sha256.hexdigest() != hit.sha256:
+    if digests["sha256"] != hit.sha256:
         log.warning("no SHA1 for %r: the file changed since the scan", path)
         return None
-    return sha1.hexdigest().upper()
+    return digests["sha1"].upper()
 
 
 def _media(data: ReportData, media_id: int, hits: list[ReportHit]) -> dict:
@@ -84,6 +83,8 @@ def build_vics(data: ReportData) -> dict:
     properties = {"Examiner": info.examiner, "ReportExaminer": data.examiner,
                   "SourceRoot": info.source_root, "ModelPack": info.pack_id,
                   "MatchThreshold": str(info.match_threshold), "AuditHead": data.audit_head,
+                  "HomewardCaseID": info.case_id, "GalleryID": str(info.gallery_id),
+                  "ThresholdCalibration": calibration_text(info),
                   "AuditRows": str(data.audit_rows), "Generated": data.generated_at,
                   **{f"Model:{k}": v for k, v in sorted(info.model_hashes.items())}}
     case = {

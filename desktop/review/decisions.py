@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from desktop.errors import HomewardError
-from desktop.storage import audit
-from desktop.storage.database import transaction, utc_now
+from desktop.storage.database import utc_now
+from desktop.storage.record import sealed
 
 VERDICTS = ("confirm", "reject", "unsure")
 
@@ -58,14 +58,15 @@ def decide(db: sqlite_utils.Database, hit_ids: list[int], verdict: str, reviewer
         raise InvalidDecision(f"No hit {', '.join(map(str, missing)) or '(none given)'} in this case.")
     ids = []
     now = utc_now()
-    with transaction(db):
+    with sealed(db, reviewer_name, "decision",
+                {"hit_ids": hit_ids, "verdict": verdict, "note": note}) as seal:
         for hit_id in hit_ids:
             cursor = db.execute(
                 "INSERT INTO decisions (hit_id, verdict, reviewer, note, decided_at) "
                 "VALUES (?,?,?,?,?)", [hit_id, verdict, reviewer_name, note, now])
             ids.append(int(cursor.lastrowid))
-            audit.append(db, reviewer_name, "decision", {
-                "decision_id": ids[-1], "hit_id": hit_id, "verdict": verdict, "note": note})
+        seal.payload["decision_ids"] = ids
+        seal.wrote("decisions", ids)
     return ids
 
 

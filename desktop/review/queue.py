@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from desktop.match.hits import list_hits
+from desktop.match.hits import CURRENT_HITS, list_hits
 from desktop.review.decisions import Decision, current_verdicts
 
 PENDING = "pending"
@@ -56,10 +56,11 @@ def hits_of_track(db: sqlite_utils.Database, hit_id: int) -> list[int]:
     row = next(iter(db.query("SELECT track_id, person_id FROM hits WHERE id = ?", [hit_id])), None)
     if row is None or row["track_id"] is None:
         return [hit_id]
-    return [r["id"] for r in db.query("SELECT id FROM hits WHERE track_id = ? AND person_id = ?",
-                                      [row["track_id"], row["person_id"]])]
+    return [r["id"] for r in db.query(
+        f"SELECT id FROM hits h WHERE track_id = ? AND person_id = ? AND {CURRENT_HITS}",
+        [row["track_id"], row["person_id"]])]
 
 
 def hits_of_person(db: sqlite_utils.Database, person_id: int) -> list[int]:
-    return [r["id"] for r in db.query("SELECT id FROM hits WHERE person_id = ? ORDER BY id",
-                                      [person_id])]
+    return [r["id"] for r in db.query(
+        f"SELECT id FROM hits h WHERE person_id = ? AND {CURRENT_HITS} ORDER BY id", [person_id])]

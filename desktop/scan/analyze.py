@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 
 from desktop.engine.engine import EngineOptions, FaceEngine
-from desktop.engine.pack_store import InstalledPack, resolve_pack
+from desktop.engine.pack_store import InstalledPack, require_intact, resolve_pack
 from desktop.engine.types import ImageResult
 from desktop.errors import HomewardError
 from desktop.gallery.imports import Analyze, PackInfo
@@ -90,6 +90,7 @@ def pack_analyzer(pack_id: str | None, provider: str = "auto",
                   workers: int | None = None) -> tuple[PackInfo, Analyze]:
     """The pack a gallery change is embedded with, and the function that embeds photos."""
     pack = resolve_pack(pack_id)
+    require_intact(pack)  # a damaged model file must not embed reference photos unseen
     options = EngineOptions(provider=provider)
     return (PackInfo(pack.id, pack.manifest.model_hashes),
             lambda paths: analyze_paths(paths, pack, options, workers))

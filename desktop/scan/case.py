@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import sqlite_utils
 
 from desktop.errors import HomewardError
-from desktop.storage import audit
 from desktop.storage.case_schema import CASE_APPLICATION_ID, MIGRATIONS
-from desktop.storage.database import open_database, transaction, utc_now
+from desktop.storage.database import open_database, utc_now
+from desktop.storage.lock import case_writer
+from desktop.storage.record import sealed
 
 DB_NAME = "case.db"
 
@@ -31,6 +36,9 @@ class CaseInfo:
     match_threshold: float
     fps: float
     created_at: str
+    case_id: str = ""  # cases made before the sealed record get one when upgraded
+    gallery_id: str | None = None  # the bound gallery's identity; None: bound at next scan
+    calibration: dict | None = None  # the pack's calibration the threshold came from
 
 
 class Case:
@@ -40,20 +48,37 @@ class Case:
 
     @classmethod
     def create(cls, folder: Path, info: CaseInfo) -> Case:
+        """Built whole under a hidden name, then linked into place: a process killed at any
+        moment leaves either no case or a complete one, never a half-made case.db."""
         folder = Path(folder)
         if (folder / DB_NAME).exists():
             raise CaseError(f"{folder} already holds a case; open it instead.")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "crops").mkdir(exist_ok=True)
         (folder / "thumbs").mkdir(exist_ok=True)
-        db = open_database(folder / DB_NAME, MIGRATIONS, "case",
-                           application_id=CASE_APPLICATION_ID, create=True)
-        with transaction(db):
-            for key, value in info.__dict__.items():
-                db.execute("INSERT INTO case_info (key, value) VALUES (?, ?)",
-                           [key, json.dumps(value)])
-            audit.append(db, info.examiner, "case created", info.__dict__)
-        return cls(folder, db)
+        for stale in folder.glob(".case.db.creating-*"):
+            stale.unlink(missing_ok=True)  # left by a create that was killed
+        if not info.case_id:
+            info = CaseInfo(**{**asdict(info), "case_id": uuid.uuid4().hex})
+        draft = folder / f".case.db.creating-{uuid.uuid4().hex}"
+        db = open_database(draft, MIGRATIONS, "case", application_id=CASE_APPLICATION_ID,
+                           create=True)
+        try:
+            with sealed(db, info.examiner, "case created", asdict(info)) as seal:
+                for key, value in asdict(info).items():
+                    db.execute("INSERT INTO case_info (key, value) VALUES (?, ?)",
+                               [key, json.dumps(value)])
+                seal.wrote("case_info", asdict(info))
+            db.conn.close()
+            _publish(draft, folder / DB_NAME)
+        except FileExistsError as exc:
+            raise CaseError(f"{folder} already holds a case; open it instead.") from exc
+        finally:
+            db.conn.close()
+            for leftover in (draft, Path(f"{draft}-wal"), Path(f"{draft}-shm"),
+                             Path(f"{draft}.lock")):
+                leftover.unlink(missing_ok=True)
+        return cls.open(folder)
 
     @classmethod
     def open(cls, folder: Path) -> Case:
@@ -66,20 +91,58 @@ class Case:
         values = {r["key"]: json.loads(r["value"]) for r in self.db.query("SELECT * FROM case_info")}
         return CaseInfo(**values)
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold this case's writer lock (a scan, for its whole run); refused with who holds it
+        when another process writes. Scans it finds still 'running' were cut short."""
+        with case_writer(self.db) as first:
+            if first:  # not a re-entry from a scan this process is running
+                self._mark_interrupted()
+            yield
+
+    def update_info(self, changes: dict, actor: str, action: str, why: dict) -> None:
+        """Change case settings: an explicit, audited operation, never a silent one."""
+        with sealed(self.db, actor, action, {**why, "changes": changes}) as seal:
+            for key, value in changes.items():
+                self.db.execute("INSERT INTO case_info (key, value) VALUES (?, ?) ON CONFLICT "
+                                "(key) DO UPDATE SET value = excluded.value",
+                                [key, json.dumps(value)])
+            seal.wrote("case_info", changes)
+
+    def _mark_interrupted(self) -> None:
+        running = [r["id"] for r in self.db.query("SELECT id FROM scans WHERE status = 'running'")]
+        for scan_id in running:  # we hold the lock: their process is gone
+            with sealed(self.db, "homeward", "scan interrupted", {"scan_id": scan_id}) as seal:
+                self.db.execute("UPDATE scans SET status = 'interrupted' WHERE id = ?", [scan_id])
+                seal.wrote("scans", [scan_id])
+
     def start_scan(self, settings: dict, actor: str) -> int:
-        with transaction(self.db):
+        with sealed(self.db, actor, "scan started", settings) as seal:
             cursor = self.db.execute(
                 "INSERT INTO scans (started_at, status, settings) VALUES (?, 'running', ?)",
                 [utc_now(), json.dumps(settings)])
             scan_id = int(cursor.lastrowid)
-            audit.append(self.db, actor, "scan started", {"scan_id": scan_id, **settings})
+            seal.payload["scan_id"] = scan_id
+            seal.wrote("scans", [scan_id])
         return scan_id
 
     def finish_scan(self, scan_id: int, status: str, actor: str, summary: dict) -> None:
-        with transaction(self.db):
+        with sealed(self.db, actor, f"scan {status}", {"scan_id": scan_id, **summary}) as seal:
             self.db.execute("UPDATE scans SET finished_at = ?, status = ? WHERE id = ?",
                             [utc_now(), status, scan_id])
-            audit.append(self.db, actor, f"scan {status}", {"scan_id": scan_id, **summary})
+            seal.wrote("scans", [scan_id])
 
     def close(self) -> None:
         self.db.conn.close()
+
+
+def _publish(draft: Path, final: Path) -> None:
+    """Make the finished file visible under its name, never over an existing case."""
+    try:
+        os.link(draft, final)  # atomic, and fails if another create got there first
+    except FileExistsError:
+        raise
+    except OSError:  # file systems without hard links (FAT, exFAT on removable drives)
+        if final.exists():
+            raise FileExistsError(final) from None
+        os.rename(draft, final)

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.engine.engine import EngineOptions, FaceEngine
-from desktop.engine.pack_store import InstalledPack
+from desktop.engine.pack_store import InstalledPack, require_intact
 from desktop.errors import Cancelled
 from desktop.gallery.gallery import Gallery
 from desktop.match.hits import gallery_matrix, match_case
+from desktop.scan.binding import bind_legacy, check_gallery
 from desktop.scan.case import Case, CaseError
 from desktop.scan.content import (
     ContentOutcome,
@@ -31,10 +32,12 @@ from desktop.scan.content import (
     analyse_content,
     fingerprint,
 )
+from desktop.scan.derived import sweep_partial_derived
 from desktop.scan.inventory import Entry, walk_source
 from desktop.scan.pipeline import BatchedAnalysis, decode_pool
 from desktop.scan.workers import default_workers, engine_pool, runs_on_gpu, use_engine
-from desktop.storage.database import transaction, utc_now
+from desktop.storage.database import utc_now
+from desktop.storage.record import Seal, sealed
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +64,30 @@ class ScanSummary:
 
 
 class _Meter:
+    """A stage's progress, ticked as each result is committed. Reports at most every 0.25 s,
+    except while paused: then every commit is reported, so the counts shown are what the
+    case holds."""
+
     def __init__(self, stage: str, total: int, report: Callable[[Progress], None]) -> None:
         self.stage, self.total, self.report = stage, total, report
         self.start = time.perf_counter()
         self.done = self.faces = 0
         self.last = 0.0
+        self.pause: threading.Event | None = None  # the scan's, given by ScanJob._gate
 
     def tick(self, faces: int = 0, force: bool = False) -> None:
         self.done += 1
         self.faces += faces
-        now = time.perf_counter()
-        if force or now - self.last > 0.25 or self.done == self.total:
-            self.last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else None
-            self.report(Progress(self.stage, self.done, self.total, self.faces, rate, eta))
+        paused = self.pause is not None and self.pause.is_set()
+        if force or paused or time.perf_counter() - self.last > 0.25 or self.done == self.total:
+            self.flush()
+
+    def flush(self) -> None:
+        """Report the counts now."""
+        now = self.last = time.perf_counter()
+        rate = self.done / max(now - self.start, 1e-9)
+        eta = (self.total - self.done) / rate if rate > 0 else None
+        self.report(Progress(self.stage, self.done, self.total, self.faces, rate, eta))
 
 
 @dataclass(frozen=True)
@@ -106,18 +118,27 @@ class ScanJob:
         if info.pack_id != pack.id or info.model_hashes != pack.manifest.model_hashes:
             raise CaseError(f"This case was scanned with pack '{info.pack_id}'; "
                             f"it cannot be continued with '{pack.id}'.")
+        check_gallery(case, gallery)
         self.info = info
         self.examiner = examiner or info.examiner
         self.root = os.fsencode(info.source_root)
 
     def run(self) -> ScanSummary:
+        """The whole scan under the case's writer lock: a second writer is refused."""
+        with self.case.writing():
+            return self._run()
+
+    def _run(self) -> ScanSummary:
         started = time.perf_counter()
         matrix = gallery_matrix(self.gallery, self.pack.id, self.pack.manifest.model_hashes[
             "recognizer"])  # fail before any work if the gallery cannot be used
+        bind_legacy(self.case, self.gallery, self.examiner)
         scan_id = self.case.start_scan({
             "workers": self.workers, "fps": self.info.fps, "provider": self.options.provider,
             # Which gallery, in which state, the hits of this scan were matched against.
             "gallery": str(Path(self.gallery.path).resolve()),
+            "gallery_id": self.gallery.identity,
+            "gallery_fingerprint": self.gallery.fingerprint(self.pack.id),
             "gallery_persons": len(set(matrix.person_ids)),
             "gallery_embeddings": len(matrix.person_ids)}, self.examiner)
         status, files, new_contents, new_hits = "cancelled", 0, 0, 0
@@ -129,7 +150,8 @@ class ScanJob:
                 self._check_cancel()
             self.report(Progress("matching", 0, 1, 0, 0.0, None))
             new_hits = match_case(self.case.db, matrix, pack_id=self.pack.id,
-                                  threshold=self.info.match_threshold, scan_id=scan_id)
+                                  threshold=self.info.match_threshold, scan_id=scan_id,
+                                  actor=self.examiner)
             status = "finished"
         except Cancelled:
             raise
@@ -149,34 +171,46 @@ class ScanJob:
     @contextmanager
     def _runners(self) -> Iterator[_Runners]:
         """Engine workers on the CPU (each decodes and infers); with `batched` (a GPU),
-        decode workers feeding this process's engine; with one worker, all in this process."""
+        decode workers feeding this process's engine; with one worker, all in this process.
+        A pool has about one file per worker out at a time, none handed out while paused.
+        First the pack's files are checked against their hashes (a damaged model is named
+        before any engine loads it) and what killed writes left in the case is swept."""
+        require_intact(self.pack)
+        sweep_partial_derived(self.case.folder)
+
+        def held() -> bool:
+            return self.pause.is_set() and not self.cancel.is_set()
+
+        stop = self.cancel.is_set
         if self.batched:
-            pool = decode_pool(self.workers)
-            analysis = BatchedAnalysis(FaceEngine(self.pack, self.options), pool, self.workers)
-            try:
-                yield _Runners(lambda paths: pool.imap_unordered(fingerprint, paths, chunksize=4),
-                               analysis.run)
-            finally:
-                analysis.close()
-                pool.terminate()  # on cancel or error, queued work is dropped, not awaited
-                pool.join()
+            with decode_pool(self.workers) as pool:
+                analysis = BatchedAnalysis(FaceEngine(self.pack, self.options), pool,
+                                           self.workers, held=held, stop=stop)
+                try:
+                    yield _Runners(lambda paths: pool.imap(fingerprint, paths, chunksize=4,
+                                                           ordered=False, held=held, stop=stop),
+                                   analysis.run)
+                finally:
+                    analysis.close()
             return
         if self.workers == 1:
             use_engine(FaceEngine(self.pack, self.options))
             yield _Runners(lambda paths: map(fingerprint, paths),
                            lambda tasks: map(analyse_content, tasks))
             return
-        pool = engine_pool(self.pack, self.options, self.workers)
-        try:
-            yield _Runners(lambda paths: pool.imap_unordered(fingerprint, paths, chunksize=1),
-                           lambda tasks: pool.imap_unordered(analyse_content, tasks, chunksize=1))
-        finally:
-            pool.terminate()
-            pool.join()
+        with engine_pool(self.pack, self.options, self.workers) as pool:
+            yield _Runners(lambda paths: pool.imap(fingerprint, paths, ordered=False, held=held,
+                                                   stop=stop),
+                           lambda tasks: pool.imap(analyse_content, tasks, ordered=False,
+                                                   held=held, stop=stop))
 
-    def _gate(self, items: list) -> Iterator:
-        """Hand items out one by one, holding back while paused (work in flight finishes)."""
+    def _gate(self, items: list, meter: _Meter) -> Iterator:
+        """Hand items out one by one, holding back while paused (work in flight finishes);
+        paused, the meter reports every commit, and once as the hold begins."""
+        meter.pause = self.pause
         for item in items:
+            if self.pause.is_set() and not self.cancel.is_set():
+                meter.flush()
             while self.pause.is_set() and not self.cancel.is_set():
                 time.sleep(0.1)
             if self.cancel.is_set():
@@ -195,26 +229,26 @@ class ScanJob:
                  for r in db.query("SELECT path_bytes, size, mtime, content_id FROM files")}
         entries = list(walk_source(self.root))
         todo: list[Entry] = []
-        with transaction(db):
+        with sealed(db, self.examiner, "files listed", {"source": self.info.source_root}) as seal:
             for entry in entries:
                 previous = known.get(entry.path_bytes)
                 if entry.problem:
-                    self._upsert_file(entry, None, entry.status, entry.problem)
+                    self._upsert_file(seal, entry, None, entry.status, entry.problem)
                 elif previous is None or previous[2] is None or previous[:2] != (entry.size,
                                                                                   entry.mtime):
                     todo.append(entry)
         meter = _Meter("hashing", len(todo), self.report)
         by_path = {e.path_bytes: e for e in todo}
         paths = [os.path.join(self.root, e.path_bytes) for e in todo]
-        for result in runners.fingerprint(self._gate(paths)):
+        for result in runners.fingerprint(self._gate(paths, meter)):
             self._check_cancel()
             entry = by_path[os.path.relpath(result.path, self.root)]
-            with transaction(db):
-                self._record_fingerprint(entry, result)
+            with sealed(db, self.examiner, "file hashed", {"path": entry.rel_path}) as seal:
+                self._record_fingerprint(seal, entry, result)
             meter.tick()
         return len(entries)
 
-    def _upsert_file(self, entry: Entry, content_id: int | None, status: str | None,
+    def _upsert_file(self, seal: Seal, entry: Entry, content_id: int | None, status: str | None,
                      reason: str | None) -> None:
         self.case.db.execute(
             "INSERT INTO files (path_bytes, rel_path, size, mtime, ctime, content_id, status, "
@@ -224,10 +258,12 @@ class ScanJob:
             "reason = excluded.reason, seen_at = excluded.seen_at",
             [entry.path_bytes, entry.rel_path, entry.size, entry.mtime, entry.ctime, content_id,
              status, reason, utc_now()])
+        seal.wrote("files", [next(self.case.db.query(
+            "SELECT id FROM files WHERE path_bytes = ?", [entry.path_bytes]))["id"]])
 
-    def _record_fingerprint(self, entry: Entry, result: Fingerprint) -> None:
+    def _record_fingerprint(self, seal: Seal, entry: Entry, result: Fingerprint) -> None:
         if result.error:
-            self._upsert_file(entry, None, "unreadable", result.error)
+            self._upsert_file(seal, entry, None, "unreadable", result.error)
             return
         db = self.case.db
         db.execute("INSERT OR IGNORE INTO contents (sha256, md5, size, kind, format) "
@@ -235,7 +271,8 @@ class ScanJob:
                    [result.sha256, result.md5, result.size, result.kind, result.format])
         content = next(db.query("SELECT id, status, reason FROM contents WHERE sha256 = ?",
                                 [result.sha256]))
-        self._upsert_file(entry, content["id"], content["status"], content["reason"])
+        seal.wrote("contents", [content["id"]])
+        self._upsert_file(seal, entry, content["id"], content["status"], content["reason"])
 
     # --- stage 2: faces of every content not analysed yet -----------------------------------
 
@@ -248,15 +285,19 @@ class ScanJob:
                      "c.id ORDER BY f.id LIMIT 1) AS path_bytes FROM contents c "
                      "WHERE c.processed_at IS NULL ORDER BY c.id")]
         meter = _Meter("analysing", len(tasks), self.report)
-        for outcome in runners.analyse(self._gate(tasks)):
+        for outcome in runners.analyse(self._gate(tasks, meter)):
             self._check_cancel()
-            with transaction(db):
-                self._record_outcome(outcome)
+            with sealed(db, self.examiner, "content analysed",
+                        {"content_id": outcome.content_id}) as seal:
+                self._record_outcome(seal, outcome)
             meter.tick(len(outcome.faces))
         return len(tasks)
 
-    def _record_outcome(self, outcome: ContentOutcome) -> None:
+    def _record_outcome(self, seal: Seal, outcome: ContentOutcome) -> None:
         db = self.case.db
+        if next(db.query("SELECT processed_at FROM contents WHERE id = ?",
+                         [outcome.content_id]))["processed_at"] is not None:
+            return  # already recorded (only a second writer that bypassed the lock gets here)
         track_ids = []
         for track in outcome.tracks:
             cursor = db.execute(
@@ -287,4 +328,9 @@ class ScanJob:
              json.dumps(outcome.metadata, default=str), utc_now(), outcome.content_id])
         db.execute("UPDATE files SET status = ?, reason = ? WHERE content_id = ?",
                    [outcome.status, outcome.reason, outcome.content_id])
+        seal.wrote("tracks", track_ids)
+        seal.wrote("faces", face_ids)
+        seal.wrote("contents", [outcome.content_id])
+        seal.wrote("files", [r["id"] for r in db.query(
+            "SELECT id FROM files WHERE content_id = ?", [outcome.content_id])])
 

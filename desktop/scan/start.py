@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from desktop.engine.calibration import calibration_of
 from desktop.engine.engine import EngineOptions
 from desktop.engine.pack_store import InstalledPack, resolve_pack
 from desktop.gallery.gallery import Gallery
@@ -25,8 +26,8 @@ class ScanRequest:
     gallery: Path
     examiner: str
     pack: str | None = None  # None: the case's pack, or the default pack for a new case
-    fps: float = 2.0
-    threshold: float | None = None  # None: the pack's own threshold
+    fps: float | None = None  # None: the case's, or DEFAULT_FPS for a new case
+    threshold: float | None = None  # None: the case's, or the pack's for a new case
     workers: int | None = None
     provider: str = "auto"
     case_number: str | None = None  # None: the case folder's name
@@ -36,25 +37,66 @@ def case_exists(case_dir: Path) -> bool:
     return (Path(case_dir) / DB_NAME).exists()
 
 
+DEFAULT_FPS = 2.0
+
+
+def _refuse_changed_settings(request: ScanRequest, info: CaseInfo) -> None:
+    """A setting given for an existing case must be the case's: changing one is its own,
+    audited operation (`homeward case set`), never a side effect of resuming a scan."""
+    for name, asked, current, how in (
+            ("threshold", request.threshold, info.match_threshold, "--threshold"),
+            ("frame rate", request.fps, info.fps, "--fps")):
+        if asked is not None and abs(asked - current) > 1e-9:
+            raise CaseError(f"This case's {name} is {current:g}, not {asked:g}.",
+                            f"change it with `homeward case set --case DIR {how} {asked:g}` "
+                            "(audited), or leave it out")
+
+
 def open_case_for(request: ScanRequest, pack: InstalledPack) -> Case:
     """The case of this source: opened if it exists (and is of this source), else created."""
     source = Path(request.source).resolve()
     if not source.is_dir():
         raise CaseError(f"{request.source} is not a folder.")
-    if case_exists(request.case_dir):
-        case = Case.open(request.case_dir)
+    if not case_exists(request.case_dir):
+        try:
+            return _create(request, pack, source)
+        except CaseError:
+            if not case_exists(request.case_dir):
+                raise
+            # Another process created it a moment ago: open it like any existing case (its
+            # writer lock then decides which of the two scans runs).
+    case = Case.open(request.case_dir)
+    try:
         if Path(case.info.source_root) != source:
-            case.close()
             raise CaseError(f"This case belongs to the source {case.info.source_root}.",
                             "use a new case folder for another source")
-        return case
+        _refuse_changed_settings(request, case.info)
+    except BaseException:
+        case.close()
+        raise
+    return case
+
+
+def _create(request: ScanRequest, pack: InstalledPack, source: Path) -> Case:
+    calibration = calibration_of(pack) if request.threshold is None else None
     threshold = pack.manifest.match_threshold if request.threshold is None else request.threshold
+    gallery = Gallery.open(request.gallery)
+    try:
+        gallery_id = gallery.identity  # the case is bound to this gallery file from the start
+    finally:
+        gallery.close()
     return Case.create(request.case_dir, CaseInfo(
         case_number=request.case_number or Path(request.case_dir).resolve().name,
         examiner=request.examiner, source_root=str(source),
         gallery=str(Path(request.gallery).resolve()), pack_id=pack.id,
-        model_hashes=pack.manifest.model_hashes, match_threshold=threshold, fps=request.fps,
-        created_at=utc_now()))
+        model_hashes=pack.manifest.model_hashes, match_threshold=threshold,
+        fps=DEFAULT_FPS if request.fps is None else request.fps, created_at=utc_now(),
+        gallery_id=gallery_id,
+        # Which calibration the threshold came from, quoted by reports (None: not calibrated,
+        # or the examiner chose the threshold).
+        calibration=None if calibration is None else {**asdict(calibration),
+                                                      "id": calibration.id,
+                                                      "describe": calibration.describe()}))
 
 
 def prepare_scan(request: ScanRequest, *, on_progress: Callable[[Progress], None] | None = None,

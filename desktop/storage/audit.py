@@ -68,10 +68,10 @@ def verify(db: sqlite_utils.Database) -> ChainReport:
     for row in db.query("SELECT * FROM audit ORDER BY rowid"):
         rows += 1
         if row["seq"] != expected_seq:
-            problems.append(f"row {row['seq']}: expected sequence number {expected_seq} "
+            problems.append(f"audit row {row['seq']}: expected sequence number {expected_seq} "
                             "(a row was deleted, inserted or moved)")
         if row["prev_hash"] != prev:
-            problems.append(f"row {row['seq']}: does not follow the row before it "
+            problems.append(f"audit row {row['seq']}: does not follow the row before it "
                             "(rows deleted or reordered)")
         try:
             recomputed = row_hash(row["prev_hash"], row["seq"], row["at"], row["actor"],
@@ -79,6 +79,6 @@ def verify(db: sqlite_utils.Database) -> ChainReport:
         except (json.JSONDecodeError, TypeError):
             recomputed = ""
         if recomputed != row["hash"]:
-            problems.append(f"row {row['seq']}: content does not match its hash (edited)")
+            problems.append(f"audit row {row['seq']}: content does not match its hash (edited)")
         prev, expected_seq = row["hash"], row["seq"] + 1
     return ChainReport(rows, prev, problems)

@@ -8,11 +8,16 @@ and nothing counted twice.
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import sqlite_utils
 
+from desktop.storage import audit
 from desktop.storage.audit import SCHEMA as AUDIT_SCHEMA
 from desktop.storage.database import append_only_triggers
 from desktop.storage.gallery_schema import statements
+from desktop.storage.record import seal_everything
 
 CASE_APPLICATION_ID = 0x484D4331  # "HMC1"
 
@@ -122,4 +127,46 @@ def _v1(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-MIGRATIONS = [_v1]
+# The sealed record (issue 12). Hits name the gallery they were matched against, so a case
+# re-bound to another gallery keeps its earlier hits apart; SQLite cannot change a UNIQUE
+# constraint in place, so the table is rebuilt (foreign keys are off during a step).
+# Faces and tracks of one content can no longer be stored twice, even by a second writer
+# that bypassed the case lock. A case written before seals existed is sealed as it is found.
+V2 = """
+CREATE TABLE hits_v2 (
+    id INTEGER PRIMARY KEY,
+    face_id INTEGER NOT NULL REFERENCES faces (id),
+    track_id INTEGER REFERENCES tracks (id),
+    person_id INTEGER NOT NULL,
+    person_name TEXT NOT NULL,
+    score REAL NOT NULL,
+    rank INTEGER NOT NULL,
+    threshold REAL NOT NULL,
+    pack_id TEXT NOT NULL,
+    flags TEXT NOT NULL DEFAULT '[]',
+    scan_id INTEGER NOT NULL REFERENCES scans (id),
+    created_at TEXT NOT NULL,
+    gallery_id TEXT,
+    UNIQUE (face_id, gallery_id, person_id)
+);
+INSERT INTO hits_v2 SELECT *, NULL FROM hits;
+DROP TABLE hits;
+ALTER TABLE hits_v2 RENAME TO hits;
+CREATE INDEX hits_face ON hits (face_id);
+CREATE UNIQUE INDEX faces_once ON faces (content_id, IFNULL(frame_index, -1), box);
+CREATE UNIQUE INDEX tracks_once ON tracks (content_id, first_s, last_s, embedding);
+"""
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    for statement in statements(V2):
+        db.execute(statement)
+    if db.execute("SELECT COUNT(*) FROM case_info").fetchone()[0]:
+        db.execute("INSERT INTO case_info (key, value) VALUES ('case_id', ?)",
+                   [json.dumps(uuid.uuid4().hex)])
+        audit.append(db, "homeward", "record sealed",
+                     {"schema": 2, "why": "case written before the sealed record; its rows are "
+                      "sealed as found at this upgrade", "sealed": seal_everything(db)})
+
+
+MIGRATIONS = [_v1, _v2]

@@ -61,10 +61,20 @@ def migrate(db: sqlite_utils.Database, migrations: Sequence[Migration], kind: st
     if current > len(migrations):
         raise StorageError(f"This {kind} was written by a newer Homeward (schema {current}); "
                            f"this version reads up to schema {len(migrations)}.")
-    for version in range(current + 1, len(migrations) + 1):
-        with transaction(db):
-            migrations[version - 1](db)
-            db.execute(f"PRAGMA user_version = {version}")
+    # Foreign keys are off during a step, as SQLite's procedure for rebuilding a table asks,
+    # and checked before it commits.
+    db.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for version in range(current + 1, len(migrations) + 1):
+            with transaction(db):
+                migrations[version - 1](db)
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise StorageError(f"Upgrading this {kind} to schema {version} would break "
+                                       "references between its tables.", repr(broken[:5]))
+                db.execute(f"PRAGMA user_version = {version}")
+    finally:
+        db.execute("PRAGMA foreign_keys = ON")
 
 
 def open_database(path: Path, migrations: Sequence[Migration], kind: str, *,
@@ -88,7 +98,6 @@ def open_database(path: Path, migrations: Sequence[Migration], kind: str, *,
             raise StorageError(f"This {kind} was written by a newer Homeward (schema "
                                f"{schema_version(db)}); this version reads up to schema "
                                f"{len(migrations)}.")
-        db.execute("PRAGMA foreign_keys = ON")
         db.enable_wal()
         # In WAL mode NORMAL never corrupts and keeps every commit across a killed process;
         # only a power cut may undo the last commits, which a resumed scan simply redoes.

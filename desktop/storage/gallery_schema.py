@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 
 import sqlite_utils
 
@@ -94,4 +95,11 @@ def statements(script: str) -> list[str]:
     return found
 
 
-MIGRATIONS = [_v1]
+# A gallery's identity: an id stored in the file, so a case is bound to this gallery and not
+# to whatever file later sits at its path (or a copy edited apart from it).
+def _v2(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE gallery_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO gallery_info (key, value) VALUES ('gallery_id', ?)", [uuid.uuid4().hex])
+
+
+MIGRATIONS = [_v1, _v2]

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWi
 
 from desktop.scan.derived import crop_bounds, crop_path, thumbnail_path
 from desktop.ui.image_view import Box, ImageView
+from desktop.ui.plain import plain_label, plain_tooltip
 from desktop.ui.state import AppState
 from desktop.ui.thumbnails import ThumbnailLoader
 
@@ -55,6 +56,10 @@ class ReferencePhotos:
             why = "is missing" if not wanted.exists() else "is not open"
             return [], (f"The case's gallery {wanted} {why}: reference photos cannot be shown. "
                         "Everything else works.")
+        if case.info.gallery_id not in (None, gallery.identity):
+            return [], (f"The gallery at {wanted} is no longer the one this case was matched "
+                        f"against (it is gallery {gallery.identity}, the case's is "
+                        f"{case.info.gallery_id}): reference photos cannot be shown.")
         if person_id not in self._cache:
             self._cache[person_id] = [
                 Reference(gallery.stored_path(photo), photo["face_box"], photo["width"])
@@ -106,14 +111,14 @@ class FacesView(QWidget):
         self._folder: Path | None = None
         self._references: list[Reference] = []
         self.probe = _face_label("The face found in the case (crop made by the scan)")
-        self.probe_caption = QLabel("Probe")
-        self.reference_caption = QLabel("Reference")
+        self.probe_caption = plain_label("Probe")
+        self.reference_caption = plain_label("Reference")  # the person's name as typed
         self.reference_caption.setWordWrap(True)
         self.strip = QWidget()
         self.strip_layout = QHBoxLayout(self.strip)
         self.strip_layout.setContentsMargins(0, 0, 0, 0)
         self.strip_layout.addStretch(1)
-        self.reference_note = QLabel()  # instead of the strip: why there is no reference
+        self.reference_note = plain_label()  # instead of the strip: why there is no reference
         self.reference_note.setObjectName("referenceNote")
         self.reference_note.setWordWrap(True)
         self.reference_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -187,7 +192,7 @@ class FacesView(QWidget):
         self.reference_note.setVisible(not references)
         self.reference_note.setText(note or "No reference photo of this person in the gallery.")
         for index, reference in enumerate(references):
-            label = _face_label(f"Gallery photo {reference.path.name}")
+            label = _face_label(plain_tooltip(f"Gallery photo {reference.path.name}"))
             self.strip_layout.insertWidget(index, label)
             self._show_reference(index)
 

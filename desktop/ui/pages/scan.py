@@ -28,6 +28,7 @@ from desktop.scan.workers import default_workers
 from desktop.settings import PROVIDERS
 from desktop.ui.dialogs import show_failure
 from desktop.ui.pages.base import Page
+from desktop.ui.plain import plain_label
 from desktop.ui.tasks import Failure, Task, TaskControl
 
 PROBLEMS_SHOWN = 1000  # the rest: `homeward case show`
@@ -49,9 +50,9 @@ class ScanPage(Page):
         self.task: Task | None = None
         self.last_progress: Progress | None = None
         self._problems_shown_at = 0.0
-        self.source = QLabel()
-        self.pack = QLabel()
-        self.gallery = QLabel()
+        self.source = plain_label("")
+        self.pack = plain_label("")
+        self.gallery = plain_label("")
         self.provider = QComboBox()
         self.provider.addItems(PROVIDERS)
         self.workers = QSpinBox()
