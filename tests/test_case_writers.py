@@ -279,3 +279,26 @@ def test_twenty_random_sigkills_leave_the_case_equal_to_an_uninterrupted_scan(ev
     leftovers = [p.name for sub in ("crops", "thumbs") for p in (folder / sub).iterdir()
                  if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_a_scan_without_a_gallery_or_with_an_empty_one_records_faces_and_no_hits(evidence,
+                                                                               reference):
+    """Issue 13's interface: no --gallery, or a gallery with no persons: faces, tracks, no
+    hits. The first gallery given later binds the case, and its hits arrive."""
+    empty = Gallery.create(evidence / "empty.db")
+    empty.close()
+    plain = [sys.executable, "-m", "desktop", "scan", str(evidence / "source"), "--pack",
+             TEST_PACK, "--workers", "1", "--quiet", "--case"]
+    assert run([*plain, str(evidence / "no-gallery")]).returncode == 0
+    assert run([*plain, str(evidence / "empty-gallery"), "--gallery",
+                str(evidence / "empty.db")]).returncode == 0
+    for name in ("no-gallery", "empty-gallery"):
+        found = snapshot(evidence / name)
+        assert found["faces"] == reference["faces"] and found["tracks"] == reference["tracks"]
+        assert found["hits"] == []
+        assert verify_case(Case.open(evidence / name).db).ok
+    later = run(scan_command(evidence, "no-gallery"))  # now with g1.db
+    assert later.returncode == 0, later.stderr
+    assert snapshot(evidence / "no-gallery") == reference
+    assert run([*plain, str(evidence / "no-gallery")]).returncode == 0  # its own gallery now
+    assert run(scan_command(evidence, "no-gallery", "g2.db")).returncode != 0

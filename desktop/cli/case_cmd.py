@@ -77,6 +77,9 @@ def run_set(args: argparse.Namespace) -> int:
             change_fps(case, args.fps, args.examiner)
             print(f"frame rate {args.fps:g}/s for videos not analysed yet")
         if args.threshold is not None:
+            if not case.info.gallery:
+                raise InvalidArguments("This case has no gallery: a match threshold applies "
+                                       "once it is scanned with one.")
             gallery = Gallery.open(Path(case.info.gallery))
             try:
                 added = change_threshold(case, gallery, resolve_pack(case.info.pack_id),

@@ -1,4 +1,4 @@
-"""`homeward scan SOURCE --case DIR --gallery FILE` and `homeward hits --case DIR`."""
+"""`homeward scan SOURCE --case DIR [--gallery FILE]` and `homeward hits --case DIR`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from desktop.scan.case import Case
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    scan = commands.add_parser("scan", help="scan a seized folder against the gallery")
+    scan = commands.add_parser("scan", help="scan a seized folder: faces, people, and hits "
+                               "against the gallery when there is one")
     scan.add_argument("source", type=Path, help="the seized folder (only ever read)")
     scan.add_argument("--case", type=Path, required=True, help="case folder (created if new)")
-    scan.add_argument("--gallery", type=Path, required=True)
+    scan.add_argument("--gallery", type=Path,
+                      help="missing persons to match (default: the case's; none: no hits)")
     scan.add_argument("--pack", help="model pack (default: the default pack); fixed per case")
     scan.add_argument("--fps", type=float,
                       help="video frames sampled per second (a new case's; default 2)")
@@ -55,7 +57,8 @@ def run_scan(args: argparse.Namespace) -> int:
         summary = job.run()
     finally:
         job.case.close()
-        job.gallery.close()
+        if job.gallery is not None:
+            job.gallery.close()
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items()))
     print(f"scan {summary.scan_id}: {summary.files} files ({statuses}); "
           f"{summary.new_contents} analysed now, {summary.faces} faces in the case, "

@@ -58,7 +58,7 @@ def gallery_matrix(gallery: Gallery, pack_id: str, recognizer_sha256: str) -> Ga
             f"The gallery's '{pack_id}' embeddings were made with another model file.",
             "embeddings of different models are never compared; run `homeward gallery reindex`")
     person_ids, _, vectors = gallery.embeddings(pack_id)
-    if not len(person_ids):
+    if not len(person_ids) and gallery.persons():
         raise HomewardError(f"The gallery has no embeddings for pack '{pack_id}'.",
                             f"run `homeward gallery reindex --pack {pack_id}` first")
     names = {p["id"]: p["name"] for p in gallery.persons()}

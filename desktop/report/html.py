@@ -125,7 +125,7 @@ def render_html(data: ReportData, image_src: ImageSource = data_uri) -> str:
         _row("Report generated (UTC)", data.generated_at),
         _row("Case created", info.created_at),
         _row("Source root (read only)", info.source_root),
-        _row("Gallery", info.gallery),
+        _row("Gallery", info.gallery or "none (scanned without a gallery: no hits)"),
         _row("Gallery id (the case is bound to it)", info.gallery_id or "not recorded", True),
         _row("Model pack", info.pack_id),
         *[_row(f"Model {k}", v, True) for k, v in sorted(info.model_hashes.items())],

@@ -21,8 +21,8 @@ from desktop.storage.record import sealed
 def check_gallery(case: Case, gallery: Gallery) -> None:
     """Refuse a gallery that is not the one this case is bound to."""
     info = case.info
-    if info.gallery_id is None:  # a case from before binding: its recorded path decides
-        if Path(info.gallery).resolve() != Path(gallery.path).resolve():
+    if info.gallery_id is None:  # scanned without a gallery so far, or made before binding:
+        if info.gallery and Path(info.gallery).resolve() != Path(gallery.path).resolve():
             raise CaseError(
                 f"This case was matched against the gallery {info.gallery}, not {gallery.path}.",
                 "use that gallery, or re-bind the case: homeward case rebind --case DIR --gallery G")
@@ -35,15 +35,19 @@ def check_gallery(case: Case, gallery: Gallery) -> None:
             "matched again): homeward case rebind --case DIR --gallery G")
 
 
-def bind_legacy(case: Case, gallery: Gallery, actor: str) -> None:
-    """A case made before binding takes the identity of the gallery at its recorded path."""
+def bind_first(case: Case, gallery: Gallery, actor: str) -> None:
+    """A case scanned without a gallery so far takes the first one it is scanned with; a
+    case made before binding, the identity of the gallery at its recorded path."""
     if case.info.gallery_id is not None:
         return
     check_gallery(case, gallery)
-    with sealed(case.db, actor, "gallery bound", {"gallery_id": gallery.identity}) as seal:
-        case.db.execute("INSERT INTO case_info (key, value) VALUES ('gallery_id', json_quote(?)) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [gallery.identity])
-        seal.wrote("case_info", ["gallery_id"])
+    path = str(Path(gallery.path).resolve())
+    with sealed(case.db, actor, "gallery bound", {"gallery_id": gallery.identity,
+                                                  "gallery": path}) as seal:
+        for key, value in (("gallery_id", gallery.identity), ("gallery", path)):
+            case.db.execute("INSERT INTO case_info (key, value) VALUES (?, json_quote(?)) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+        seal.wrote("case_info", ["gallery_id", "gallery"])
         ids = [r["id"] for r in case.db.query("SELECT id FROM hits WHERE gallery_id IS NULL")]
         case.db.execute("UPDATE hits SET gallery_id = ? WHERE gallery_id IS NULL", [gallery.identity])
         seal.wrote("hits", ids)

@@ -23,7 +23,7 @@ from desktop.engine.pack_store import InstalledPack, require_intact
 from desktop.errors import Cancelled
 from desktop.gallery.gallery import Gallery
 from desktop.match.hits import gallery_matrix, match_case
-from desktop.scan.binding import bind_legacy, check_gallery
+from desktop.scan.binding import bind_first, check_gallery
 from desktop.scan.case import Case, CaseError
 from desktop.scan.content import (
     ContentOutcome,
@@ -99,7 +99,7 @@ class _Runners:
 
 
 class ScanJob:
-    def __init__(self, case: Case, pack: InstalledPack, gallery: Gallery, *,
+    def __init__(self, case: Case, pack: InstalledPack, gallery: Gallery | None, *,
                  options: EngineOptions | None = None, workers: int | None = None,
                  batched: bool | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
@@ -118,7 +118,11 @@ class ScanJob:
         if info.pack_id != pack.id or info.model_hashes != pack.manifest.model_hashes:
             raise CaseError(f"This case was scanned with pack '{info.pack_id}'; "
                             f"it cannot be continued with '{pack.id}'.")
-        check_gallery(case, gallery)
+        if gallery is not None:
+            check_gallery(case, gallery)
+        elif info.gallery_id is not None:
+            raise CaseError(f"This case is matched against the gallery {info.gallery}; scan it "
+                            "with that gallery.")
         self.info = info
         self.examiner = examiner or info.examiner
         self.root = os.fsencode(info.source_root)
@@ -130,17 +134,20 @@ class ScanJob:
 
     def _run(self) -> ScanSummary:
         started = time.perf_counter()
-        matrix = gallery_matrix(self.gallery, self.pack.id, self.pack.manifest.model_hashes[
-            "recognizer"])  # fail before any work if the gallery cannot be used
-        bind_legacy(self.case, self.gallery, self.examiner)
-        scan_id = self.case.start_scan({
-            "workers": self.workers, "fps": self.info.fps, "provider": self.options.provider,
+        settings = {"workers": self.workers, "fps": self.info.fps,
+                    "provider": self.options.provider, "gallery": None}
+        matrix = None
+        if self.gallery is not None:
+            matrix = gallery_matrix(self.gallery, self.pack.id, self.pack.manifest.model_hashes[
+                "recognizer"])  # fail before any work if the gallery cannot be used
+            bind_first(self.case, self.gallery, self.examiner)
             # Which gallery, in which state, the hits of this scan were matched against.
-            "gallery": str(Path(self.gallery.path).resolve()),
-            "gallery_id": self.gallery.identity,
-            "gallery_fingerprint": self.gallery.fingerprint(self.pack.id),
-            "gallery_persons": len(set(matrix.person_ids)),
-            "gallery_embeddings": len(matrix.person_ids)}, self.examiner)
+            settings.update({"gallery": str(Path(self.gallery.path).resolve()),
+                             "gallery_id": self.gallery.identity,
+                             "gallery_fingerprint": self.gallery.fingerprint(self.pack.id),
+                             "gallery_persons": len(set(matrix.person_ids)),
+                             "gallery_embeddings": len(matrix.person_ids)})
+        scan_id = self.case.start_scan(settings, self.examiner)
         status, files, new_contents, new_hits = "cancelled", 0, 0, 0
         try:
             with self._runners() as runners:
@@ -148,10 +155,11 @@ class ScanJob:
                 self._check_cancel()
                 new_contents = self._analyse(runners)
                 self._check_cancel()
-            self.report(Progress("matching", 0, 1, 0, 0.0, None))
-            new_hits = match_case(self.case.db, matrix, pack_id=self.pack.id,
-                                  threshold=self.info.match_threshold, scan_id=scan_id,
-                                  actor=self.examiner)
+            if matrix is not None and len(matrix.person_ids):  # none: faces only, no hits
+                self.report(Progress("matching", 0, 1, 0, 0.0, None))
+                new_hits = match_case(self.case.db, matrix, pack_id=self.pack.id,
+                                      threshold=self.info.match_threshold, scan_id=scan_id,
+                                      actor=self.examiner)
             status = "finished"
         except Cancelled:
             raise

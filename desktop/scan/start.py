@@ -23,7 +23,7 @@ from desktop.storage.database import utc_now
 class ScanRequest:
     source: Path
     case_dir: Path
-    gallery: Path
+    gallery: Path | None  # None: the case's own gallery, or none (faces and people only)
     examiner: str
     pack: str | None = None  # None: the case's pack, or the default pack for a new case
     fps: float | None = None  # None: the case's, or DEFAULT_FPS for a new case
@@ -80,15 +80,18 @@ def open_case_for(request: ScanRequest, pack: InstalledPack) -> Case:
 def _create(request: ScanRequest, pack: InstalledPack, source: Path) -> Case:
     calibration = calibration_of(pack) if request.threshold is None else None
     threshold = pack.manifest.match_threshold if request.threshold is None else request.threshold
-    gallery = Gallery.open(request.gallery)
-    try:
-        gallery_id = gallery.identity  # the case is bound to this gallery file from the start
-    finally:
-        gallery.close()
+    gallery_id = None  # without a gallery: bound to the first one it is scanned with
+    if request.gallery is not None:
+        gallery = Gallery.open(request.gallery)
+        try:
+            gallery_id = gallery.identity  # the case is bound to this gallery file from the start
+        finally:
+            gallery.close()
     return Case.create(request.case_dir, CaseInfo(
         case_number=request.case_number or Path(request.case_dir).resolve().name,
         examiner=request.examiner, source_root=str(source),
-        gallery=str(Path(request.gallery).resolve()), pack_id=pack.id,
+        gallery="" if request.gallery is None else str(Path(request.gallery).resolve()),
+        pack_id=pack.id,
         model_hashes=pack.manifest.model_hashes, match_threshold=threshold,
         fps=DEFAULT_FPS if request.fps is None else request.fps, created_at=utc_now(),
         gallery_id=gallery_id,
@@ -102,18 +105,24 @@ def _create(request: ScanRequest, pack: InstalledPack, source: Path) -> Case:
 def prepare_scan(request: ScanRequest, *, on_progress: Callable[[Progress], None] | None = None,
                  cancel: threading.Event | None = None,
                  pause: threading.Event | None = None) -> ScanJob:
-    """A ScanJob ready to run; the caller owns `job.case` and `job.gallery` (close them)."""
-    gallery = Gallery.open(request.gallery)
-    try:
-        pack_id = request.pack
-        if pack_id is None and case_exists(request.case_dir):
-            existing = Case.open(request.case_dir)
-            pack_id = existing.info.pack_id
+    """A ScanJob ready to run; the caller owns `job.case` and `job.gallery` (close them).
+    Without a gallery, an existing case is scanned with its own (if it has one)."""
+    pack_id, gallery_path = request.pack, request.gallery
+    if case_exists(request.case_dir):
+        existing = Case.open(request.case_dir)
+        try:
+            pack_id = pack_id or existing.info.pack_id
+            if gallery_path is None and existing.info.gallery:
+                gallery_path = Path(existing.info.gallery)
+        finally:
             existing.close()
+    gallery = None if gallery_path is None else Gallery.open(gallery_path)
+    try:
         pack = resolve_pack(pack_id)
         case = open_case_for(request, pack)
     except BaseException:
-        gallery.close()
+        if gallery is not None:
+            gallery.close()
         raise
     try:
         return ScanJob(case, pack, gallery, options=EngineOptions(provider=request.provider),
@@ -121,5 +130,6 @@ def prepare_scan(request: ScanRequest, *, on_progress: Callable[[Progress], None
                        pause=pause, examiner=request.examiner)
     except BaseException:
         case.close()
-        gallery.close()
+        if gallery is not None:
+            gallery.close()
         raise

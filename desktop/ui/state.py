@@ -43,8 +43,9 @@ class AppState(QObject):
         self.close_case(notify=False)
         self.case = case
         self.update_settings(self.settings.with_recent_case(case.folder))
-        gallery = Path(case.info.gallery)
-        if gallery.exists() and (self.gallery is None or self.gallery.path != gallery):
+        gallery = Path(case.info.gallery) if case.info.gallery else None  # none: faces only
+        if gallery is not None and gallery.exists() and (self.gallery is None
+                                                         or self.gallery.path != gallery):
             try:
                 self.open_gallery(gallery)
             except Exception:  # the case still opens; the gallery page will say why

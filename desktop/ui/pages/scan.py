@@ -113,18 +113,14 @@ class ScanPage(Page):
         self.source.setText(info.source_root)
         self.pack.setText(f"{info.pack_id} (fixed for this case), threshold "
                           f"{info.match_threshold:.3f}, video {info.fps:g} frames/s")
-        self.gallery.setText(f"{self._gallery_path()} (recorded in the case)")
+        self.gallery.setText(f"{info.gallery} (recorded in the case)" if info.gallery
+                             else "none: faces and people only, no hits")
         if not running:
             interrupted = case_overview(case).last_scan_interrupted
             self.start_button.setText("Resume scan" if interrupted else "Start scan")
             if interrupted and not self.stage.text().startswith("Cancelled"):
                 self.stage.setText("The last scan did not finish; resuming continues it.")
         self._show_problems()
-
-    def _gallery_path(self) -> Path:
-        """The gallery the case records: its hits are always against the same gallery, even
-        when another one is open on the Gallery page."""
-        return Path(self.state.case.info.gallery)
 
     def start(self) -> None:
         case = self.state.case
@@ -135,7 +131,7 @@ class ScanPage(Page):
             self.state.update_settings(settings)
         request = ScanRequest(
             source=Path(case.info.source_root), case_dir=case.folder,
-            gallery=self._gallery_path(),
+            gallery=None,  # the case's own, even when another one is open on the Gallery page
             examiner=settings.reviewer or case.info.examiner or getpass.getuser(),
             provider=settings.provider, workers=self.workers.value())
 
@@ -146,7 +142,8 @@ class ScanPage(Page):
                 return job.run()
             finally:
                 job.case.close()
-                job.gallery.close()
+                if job.gallery is not None:
+                    job.gallery.close()
 
         self.last_progress = None
         self.stage.setText("Starting…")
