@@ -23,6 +23,7 @@ from desktop.engine.pack_store import InstalledPack, require_intact
 from desktop.errors import Cancelled
 from desktop.gallery.gallery import Gallery
 from desktop.match.hits import gallery_matrix, match_case
+from desktop.people.case_people import cluster_case, pack_params
 from desktop.scan.binding import bind_first, check_gallery
 from desktop.scan.case import Case, CaseError
 from desktop.scan.content import (
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Progress:
-    stage: str  # "listing", "hashing", "analysing", "matching", "done"
+    stage: str  # "listing", "hashing", "analysing", "matching", "people", "done"
     done: int
     total: int
     faces: int
@@ -160,6 +161,8 @@ class ScanJob:
                 new_hits = match_case(self.case.db, matrix, pack_id=self.pack.id,
                                       threshold=self.info.match_threshold, scan_id=scan_id,
                                       actor=self.examiner)
+            self.report(Progress("people", 0, 1, 0, 0.0, None))
+            cluster_case(self.case.db, pack_params(self.pack), self.examiner)
             status = "finished"
         except Cancelled:
             raise

@@ -169,4 +169,35 @@ def _v2(db: sqlite_utils.Database) -> None:
                       "sealed as found at this upgrade", "sealed": seal_everything(db)})
 
 
-MIGRATIONS = [_v1, _v2]
+# People of a case (issue 13): every face in exactly one cluster (a video track's faces in
+# its track's), assigned incrementally as faces arrive, never reshuffled. The examiner's work
+# on clusters is appended, never updated; it becomes constraints for every later assignment.
+V3 = """
+CREATE TABLE clusters (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE cluster_members (
+    face_id INTEGER PRIMARY KEY REFERENCES faces (id),
+    cluster_id INTEGER NOT NULL REFERENCES clusters (id),
+    assigned_at TEXT NOT NULL
+);
+CREATE INDEX cluster_members_cluster ON cluster_members (cluster_id);
+CREATE TABLE cluster_ops (
+    id INTEGER PRIMARY KEY,
+    op TEXT NOT NULL CHECK (op IN ('name', 'merge', 'split', 'not_this', 'irrelevant',
+                                   'to_gallery')),
+    cluster_id INTEGER REFERENCES clusters (id),
+    args TEXT NOT NULL DEFAULT '{}',
+    examiner TEXT NOT NULL CHECK (length(trim(examiner)) > 0),
+    at TEXT NOT NULL
+);
+"""
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    for statement in statements(V3 + append_only_triggers("cluster_ops", "id")):
+        db.execute(statement)
+
+
+MIGRATIONS = [_v1, _v2, _v3]

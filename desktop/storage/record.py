@@ -28,7 +28,8 @@ from desktop.storage.lock import case_writer
 
 # Every table of case.db that holds a fact, with its key. The audit table is the chain.
 SEALED_TABLES = {"case_info": "key", "scans": "id", "contents": "id", "files": "id",
-                 "tracks": "id", "faces": "id", "hits": "id", "decisions": "id"}
+                 "tracks": "id", "faces": "id", "hits": "id", "decisions": "id",
+                 "clusters": "id", "cluster_members": "face_id", "cluster_ops": "id"}
 DELETED = None  # the seal of a row a transaction removed
 
 
@@ -84,10 +85,12 @@ def sealed(db: sqlite_utils.Database, actor: str, action: str,
 
 
 def seal_everything(db: sqlite_utils.Database) -> dict[str, dict[str, str | None]]:
-    """Digests of every row of every sealed table (for sealing a case written before seals)."""
+    """Digests of every row of every sealed table the schema has so far (for sealing a case
+    written before seals, in the middle of its upgrade)."""
+    present = {r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
     return {table: {str(row[key]): row_digest(table, row)
                     for row in db.query(f"SELECT * FROM {table}")}
-            for table, key in SEALED_TABLES.items()}
+            for table, key in SEALED_TABLES.items() if table in present}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,94 @@
+"""`homeward clusters --case DIR` and `homeward search --case DIR (--face ID | --photo FILE)`:
+the people of a case, with or without a gallery."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from desktop.errors import InvalidArguments
+from desktop.scan.case import Case
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    clusters = commands.add_parser("clusters", help="the people of a case: every face in one "
+                                   "cluster, largest first")
+    clusters.add_argument("--case", type=Path, required=True)
+    clusters.add_argument("--format", choices=["json", "table"], default="table")
+    clusters.set_defaults(handler=run_clusters)
+    search = commands.add_parser("search", help="every face of a case like a face of the case "
+                                 "or of a photo, best first")
+    search.add_argument("--case", type=Path, required=True)
+    probe = search.add_mutually_exclusive_group(required=True)
+    probe.add_argument("--face", type=int, metavar="FACE_ID", help="a face of the case")
+    probe.add_argument("--photo", type=Path, help="a photo the investigator brings")
+    search.add_argument("--photo-face", type=int, metavar="N",
+                        help="in a photo with several faces, which one (from the left, from 1)")
+    search.add_argument("--threshold", type=float, help="lowest score shown (default: the pack's)")
+    search.add_argument("--limit", type=int, help="at most this many faces")
+    search.add_argument("--format", choices=["json", "table"], default="table")
+    search.set_defaults(handler=run_search)
+
+
+def run_clusters(args: argparse.Namespace) -> int:
+    from desktop.people.case_people import list_clusters
+
+    case = Case.open(args.case)
+    try:
+        clusters = list_clusters(case.db)
+    finally:
+        case.close()
+    if args.format == "json":
+        print(json.dumps([asdict(c) for c in clusters], indent=2, ensure_ascii=False))
+        return 0
+    for cluster in clusters:
+        label = "not clustered yet" if cluster.cluster_id is None else f"cluster {cluster.cluster_id}"
+        files = len({f.path for f in cluster.faces})
+        print(f"{label:<20} {len(cluster.faces):>5} faces in {files:>4} files  "
+              f"{cluster.name or ''}".rstrip())
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from desktop.engine.pack_store import resolve_pack
+    from desktop.people.case_people import face_vector, pack_params, search_faces
+
+    case = Case.open(args.case)
+    try:
+        pack = resolve_pack(case.info.pack_id)
+        threshold = args.threshold if args.threshold is not None else pack_params(pack).search
+        if args.face is not None:
+            query = face_vector(case.db, args.face)
+            if query is None:
+                raise InvalidArguments(f"No face {args.face} in this case.")
+        else:
+            query = _photo_vector(args.photo, args.photo_face, pack)
+        hits = search_faces(case.db, query, threshold, args.limit)
+    finally:
+        case.close()
+    if args.format == "json":
+        print(json.dumps([asdict(h) for h in hits], indent=2, ensure_ascii=False))
+        return 0
+    for hit in hits:
+        frame = "" if hit.frame is None else f" frame {hit.frame}"
+        print(f"{hit.score:.4f}  face {hit.face_id:<7} {hit.path}{frame}")
+    print(f"{len(hits)} face(s) at or above {threshold:g}")
+    return 0
+
+
+def _photo_vector(photo: Path, face_number: int | None, pack) -> object:
+    """The chosen face of an outside photo, with the case's pack (as the gallery chooses)."""
+    from desktop.engine.engine import EngineOptions
+    from desktop.gallery.enrol import Refused, choose_face
+    from desktop.scan.analyze import analyze_paths
+
+    if not photo.is_file():
+        raise InvalidArguments(f"{photo} is not a file.")
+    result = next(iter(analyze_paths([photo], pack, EngineOptions(), 1)))
+    face = choose_face(result, face_number)
+    if isinstance(face, Refused):
+        raise InvalidArguments(f"{photo.name}: {face.reason}".replace(
+            "(--face N, or a 'face' column in the CSV)", "(--photo-face N)"))
+    return face.embedding

@@ -1,0 +1,182 @@
+"""The people of one case, in its case.db: clusters kept as faces arrive, listed, searched.
+
+A photo's face is one item; a video track is one item (its template), and all its faces
+follow it into one cluster. Items already in a cluster keep it: new ones are attached to
+existing clusters or form new ones (`assign_new`), so what an examiner has seen is never
+reshuffled. Each assignment is a sealed write of the case record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import sqlite_utils
+
+from desktop.engine.pack_store import InstalledPack
+from desktop.people.cluster import Constraints, assign_new, cluster_all
+from desktop.people.params import ClusterParams, is_good, params_for
+from desktop.people.search import FaceIndex
+from desktop.storage.database import utc_now
+from desktop.storage.record import sealed
+
+
+@dataclass(frozen=True)
+class ClusterFace:
+    face_id: int
+    path: str | None  # the first path of its file, relative to the source root
+    frame: int | None
+    box: list[float]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    cluster_id: int | None  # None: a face not clustered yet (its scan did not finish)
+    name: str | None
+    faces: list[ClusterFace]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    face_id: int
+    path: str | None
+    frame: int | None
+    box: list[float]
+    score: float
+
+
+@dataclass(frozen=True)
+class _Items:
+    """What the clustering sees: one row per photo face or video track."""
+
+    ids: np.ndarray  # the item's face id (a track's best face)
+    vectors: np.ndarray
+    good: np.ndarray
+    members: dict[int, list[int]]  # item face id -> every face id it stands for
+
+
+def pack_params(pack: InstalledPack) -> ClusterParams:
+    """The clustering and search thresholds of this pack's embedding space."""
+    return params_for(pack.id, pack.manifest.recognizer.family)
+
+
+def _vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def _items(db: sqlite_utils.Database, unclustered_only: bool) -> _Items:
+    where = (" AND id NOT IN (SELECT face_id FROM cluster_members)" if unclustered_only else "")
+    ids, vectors, good, members = [], [], [], {}
+    for row in db.query("SELECT id, quality, embedding FROM faces WHERE track_id IS NULL"
+                        f"{where} ORDER BY id"):
+        ids.append(row["id"])
+        vectors.append(_vector(row["embedding"]))
+        good.append(is_good(json.loads(row["quality"])))
+        members[row["id"]] = [row["id"]]
+    track_faces: dict[int, list[int]] = defaultdict(list)
+    for row in db.query("SELECT id, track_id FROM faces WHERE track_id IS NOT NULL ORDER BY id"):
+        track_faces[row["track_id"]].append(row["id"])
+    for row in db.query("SELECT id, best_face_id, embedding FROM tracks ORDER BY id"):
+        faces = track_faces[row["id"]]
+        if unclustered_only and next(db.query(
+                "SELECT 1 AS x FROM cluster_members WHERE face_id = ?", [row["best_face_id"]]),
+                None):
+            continue
+        ids.append(row["best_face_id"])
+        vectors.append(_vector(row["embedding"]))
+        good.append(True)  # a track's template is the mean of its best faces
+        members[row["best_face_id"]] = faces
+    dim = len(vectors[0]) if vectors else 0
+    return _Items(np.array(ids, np.int64), np.stack(vectors) if vectors else np.zeros((0, dim)),
+                  np.array(good, bool), members)
+
+
+def constraints_of(db: sqlite_utils.Database) -> Constraints:
+    """The examiner's decisions on clusters, as must-link / cannot-link pairs of face ids."""
+    must, cannot = set(), set()
+    for row in db.query("SELECT op, args FROM cluster_ops ORDER BY id"):
+        args = json.loads(row["args"])
+        for pair in args.get("must_link", []):
+            must.add(tuple(pair))
+        for pair in args.get("cannot_link", []):
+            cannot.add(tuple(pair))
+    return Constraints(must_link=frozenset(must), cannot_link=frozenset(cannot))
+
+
+def cluster_case(db: sqlite_utils.Database, params: ClusterParams, actor: str) -> int:
+    """Give every face not in a cluster yet its cluster; returns how many items were placed."""
+    new = _items(db, unclustered_only=True)
+    if not len(new.ids):
+        return 0
+    known = _items(db, unclustered_only=False)
+    placed = {r["face_id"]: r["cluster_id"] for r in db.query(
+        "SELECT face_id, cluster_id FROM cluster_members")}
+    keep = np.array([i in placed for i in known.ids], bool)
+    next_label = int(next(db.query("SELECT IFNULL(MAX(id), 0) + 1 AS n FROM clusters"))["n"])
+    constraints = constraints_of(db)
+    if keep.any():
+        labels = assign_new(known.ids[keep], known.vectors[keep],
+                            np.array([placed[i] for i in known.ids[keep]], np.int64),
+                            new.ids, new.vectors, new.good, params, constraints,
+                            next_label=next_label)
+    else:
+        labels = cluster_all(new.ids, new.vectors, new.good, params, constraints) + next_label
+    now = utc_now()
+    with sealed(db, actor, "people clustered", {"items": len(new.ids)}) as seal:
+        fresh = sorted({int(label) for label in labels if label >= next_label})
+        for label in fresh:
+            db.execute("INSERT INTO clusters (id, created_at) VALUES (?, ?)", [label, now])
+        faces = []
+        for item, label in zip(new.ids, labels, strict=True):
+            for face_id in new.members[int(item)]:
+                db.execute("INSERT INTO cluster_members (face_id, cluster_id, assigned_at) "
+                           "VALUES (?, ?, ?)", [face_id, int(label), now])
+                faces.append(face_id)
+        seal.wrote("clusters", fresh)
+        seal.wrote("cluster_members", faces)
+        seal.payload.update({"new_clusters": len(fresh), "faces": len(faces)})
+    return len(new.ids)
+
+
+def _face_rows(db: sqlite_utils.Database) -> dict[int, ClusterFace]:
+    return {r["id"]: ClusterFace(r["id"], r["path"], r["frame_index"], json.loads(r["box"]))
+            for r in db.query(
+                "SELECT x.id, x.frame_index, x.box, (SELECT rel_path FROM files f WHERE "
+                "f.content_id = x.content_id ORDER BY f.id LIMIT 1) AS path FROM faces x")}
+
+
+def list_clusters(db: sqlite_utils.Database) -> list[Cluster]:
+    """Every face in exactly one cluster, largest first; faces not clustered yet alone."""
+    faces = _face_rows(db)
+    names = {}
+    for row in db.query("SELECT cluster_id, args FROM cluster_ops WHERE op = 'name' ORDER BY id"):
+        names[row["cluster_id"]] = json.loads(row["args"]).get("name")
+    members: dict[int, list[ClusterFace]] = defaultdict(list)
+    for row in db.query("SELECT face_id, cluster_id FROM cluster_members ORDER BY face_id"):
+        members[row["cluster_id"]].append(faces.pop(row["face_id"]))
+    clusters = [Cluster(cid, names.get(cid), found) for cid, found in members.items()]
+    clusters += [Cluster(None, None, [face]) for face in faces.values()]
+    clusters.sort(key=lambda c: (-len(c.faces), c.cluster_id is None, c.cluster_id or 0,
+                                 c.faces[0].face_id))
+    return clusters
+
+
+def face_vector(db: sqlite_utils.Database, face_id: int) -> np.ndarray | None:
+    row = next(db.query("SELECT embedding FROM faces WHERE id = ?", [face_id]), None)
+    return None if row is None else _vector(row["embedding"])
+
+
+def search_faces(db: sqlite_utils.Database, query: np.ndarray, threshold: float,
+                 limit: int | None = None) -> list[SearchHit]:
+    """Every face of the case at or above `threshold` to the query face, best first."""
+    rows = list(db.query("SELECT id, embedding FROM faces ORDER BY id"))
+    if not rows:
+        return []
+    index = FaceIndex(np.array([r["id"] for r in rows], np.int64),
+                      np.stack([_vector(r["embedding"]) for r in rows]))
+    found = index.search(np.asarray(query, np.float32), threshold, limit)
+    faces = _face_rows(db)
+    return [SearchHit(face_id, faces[face_id].path, faces[face_id].frame, faces[face_id].box,
+                      round(float(score), 6)) for face_id, score in found]
