@@ -184,3 +184,63 @@ def test_clusters_are_sealed_in_the_record(case_of_both, tmp_path):
     conn.close()
     done = homeward("audit", "verify", "--case", str(copy))
     assert done.returncode == 1 and "cluster_members row" in done.stderr
+
+
+def test_the_examiners_work_on_clusters_is_sealed_and_survives_a_rescan(case_of_both, devices,
+                                                                         tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(case_of_both, work)
+    found = clusters(work)
+    labelled = labelled_faces(found)
+    of = {p: next(c for c in found if any(labelled.get(f["face_id"]) == p for f in c["faces"]))
+          for p in PEOPLE[:3]}
+    a, b, c = (of[p]["cluster_id"] for p in PEOPLE[:3])
+
+    def op(*args: str) -> subprocess.CompletedProcess:
+        done = homeward("cluster", *args, "--case", str(work), "--examiner", "J. Doe")
+        assert done.returncode == 0, done.stderr
+        return done
+
+    op("name", "--cluster", str(a), "--name", "Unknown man, <b>red</b> jacket")
+    op("merge", "--cluster", str(a), "--from", str(b))
+    faces_c = [f["face_id"] for f in of[PEOPLE[2]]["faces"]]
+    op("split", "--cluster", str(c), "--face", str(faces_c[0]))
+    op("not-this", "--cluster", str(c), "--face", str(faces_c[1]))
+    op("irrelevant", "--cluster", str(c))
+    refused = homeward("cluster", "merge", "--case", str(work), "--cluster", str(a), "--from",
+                       str(a), "--examiner", "J. Doe")
+    assert refused.returncode == 2 and "itself" in refused.stderr
+    assert homeward("cluster", "name", "--case", str(work), "--cluster", "99999", "--name",
+                    "x").returncode == 2
+
+    def state() -> dict:
+        now = clusters(work)
+        return {"named": next(x for x in now if x["cluster_id"] == a),
+                "where": {f["face_id"]: x["cluster_id"] for x in now for f in x["faces"]},
+                "last": now[-1]}
+
+    before = state()
+    assert before["named"]["name"] == "Unknown man, <b>red</b> jacket"
+    assert {before["where"][f["face_id"]] for f in of[PEOPLE[1]]["faces"]} == {a}
+    assert before["where"][faces_c[0]] not in (c, before["where"][faces_c[1]])
+    assert before["last"]["cluster_id"] == c and before["last"]["irrelevant"]
+    extra = devices / "source" / "late_arrival.jpg"  # a re-scan with a new file
+    shutil.copyfile(sorted((LFW / PEOPLE[0]).glob("*.jpg"))[-1], extra)
+    try:
+        done = homeward("scan", str(devices / "source"), "--case", str(work), "--pack",
+                        TEST_PACK, "--workers", "1", "--quiet")
+        assert done.returncode == 0, done.stderr
+    finally:
+        extra.unlink()
+    after = state()
+    assert all(after["where"][face] == cluster for face, cluster in before["where"].items())
+    late = [x for x in clusters(work) if any(f["path"] == "late_arrival.jpg" for f in x["faces"])]
+    assert any(x["cluster_id"] == a for x in late)  # joined the named, merged person
+    conn = sqlite3.connect(work / "case.db")
+    ops = [r[0] for r in conn.execute("SELECT op FROM cluster_ops ORDER BY id")]
+    actions = {r[0] for r in conn.execute("SELECT action FROM audit")}
+    conn.close()
+    assert ops == ["name", "merge", "split", "not_this", "irrelevant"]
+    assert {"cluster named", "clusters merged", "cluster split", "faces removed from cluster",
+            "cluster marked"} <= actions
+    assert homeward("audit", "verify", "--case", str(work)).returncode == 0

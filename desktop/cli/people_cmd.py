@@ -1,9 +1,10 @@
-"""`homeward clusters --case DIR` and `homeward search --case DIR (--face ID | --photo FILE)`:
-the people of a case, with or without a gallery."""
+"""`homeward clusters --case DIR`, `homeward cluster VERB` and `homeward search --case DIR
+(--face ID | --photo FILE)`: the people of a case, with or without a gallery."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -30,6 +31,27 @@ def register(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--limit", type=int, help="at most this many faces")
     search.add_argument("--format", choices=["json", "table"], default="table")
     search.set_defaults(handler=run_search)
+    work = commands.add_parser("cluster", help="the examiner's work on a cluster: name, merge, "
+                               "split, not this person, irrelevant (audited)")
+    verbs = work.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, text in (("name", "give a cluster a working name"),
+                       ("merge", "put all faces of --from into --cluster"),
+                       ("split", "these faces (--face, repeatable) are another person, together"),
+                       ("not-this", "each of these faces is not the cluster's person"),
+                       ("irrelevant", "mark a cluster irrelevant (--undo: relevant again)")):
+        op = verbs.add_parser(verb, help=text)
+        op.add_argument("--case", type=Path, required=True)
+        op.add_argument("--cluster", type=int, required=True)
+        op.add_argument("--examiner", default=getpass.getuser())
+        if verb == "name":
+            op.add_argument("--name", required=True)
+        elif verb == "merge":
+            op.add_argument("--from", dest="other", type=int, required=True)
+        elif verb in ("split", "not-this"):
+            op.add_argument("--face", type=int, action="append", required=True)
+        else:
+            op.add_argument("--undo", action="store_true")
+        op.set_defaults(handler=run_cluster_op)
 
 
 def run_clusters(args: argparse.Namespace) -> int:
@@ -48,6 +70,32 @@ def run_clusters(args: argparse.Namespace) -> int:
         files = len({f.path for f in cluster.faces})
         print(f"{label:<20} {len(cluster.faces):>5} faces in {files:>4} files  "
               f"{cluster.name or ''}".rstrip())
+    return 0
+
+
+def run_cluster_op(args: argparse.Namespace) -> int:
+    from desktop.people import operations
+
+    case = Case.open(args.case)
+    try:
+        db, who = case.db, args.examiner
+        if args.verb == "name":
+            operations.name_cluster(db, args.cluster, args.name, who)
+            print(f"cluster {args.cluster} named")
+        elif args.verb == "merge":
+            operations.merge_clusters(db, args.cluster, args.other, who)
+            print(f"cluster {args.other} merged into {args.cluster}")
+        elif args.verb == "split":
+            new = operations.split_faces(db, args.cluster, args.face, who)
+            print(f"{len(set(args.face))} face(s) split into cluster {new}")
+        elif args.verb == "not-this":
+            created = operations.not_this_person(db, args.cluster, args.face, who)
+            print(f"{len(created)} face(s) left cluster {args.cluster}")
+        else:
+            operations.mark_irrelevant(db, args.cluster, who, irrelevant=not args.undo)
+            print(f"cluster {args.cluster} marked {'relevant' if args.undo else 'irrelevant'}")
+    finally:
+        case.close()
     return 0
 
 

@@ -34,8 +34,9 @@ class ClusterFace:
 @dataclass(frozen=True)
 class Cluster:
     cluster_id: int | None  # None: a face not clustered yet (its scan did not finish)
-    name: str | None
+    name: str | None  # the examiner's working name, latest first
     faces: list[ClusterFace]
+    irrelevant: bool = False  # marked by the examiner (still listed, last)
 
 
 @dataclass(frozen=True)
@@ -148,18 +149,25 @@ def _face_rows(db: sqlite_utils.Database) -> dict[int, ClusterFace]:
 
 
 def list_clusters(db: sqlite_utils.Database) -> list[Cluster]:
-    """Every face in exactly one cluster, largest first; faces not clustered yet alone."""
+    """Every face in exactly one cluster, largest first (irrelevant ones last); faces not
+    clustered yet alone."""
     faces = _face_rows(db)
-    names = {}
-    for row in db.query("SELECT cluster_id, args FROM cluster_ops WHERE op = 'name' ORDER BY id"):
-        names[row["cluster_id"]] = json.loads(row["args"]).get("name")
+    names, irrelevant = {}, {}
+    for row in db.query("SELECT op, cluster_id, args FROM cluster_ops WHERE op IN "
+                        "('name', 'irrelevant') ORDER BY id"):
+        args = json.loads(row["args"])
+        if row["op"] == "name":
+            names[row["cluster_id"]] = args.get("name")
+        else:
+            irrelevant[row["cluster_id"]] = bool(args.get("irrelevant"))
     members: dict[int, list[ClusterFace]] = defaultdict(list)
     for row in db.query("SELECT face_id, cluster_id FROM cluster_members ORDER BY face_id"):
         members[row["cluster_id"]].append(faces.pop(row["face_id"]))
-    clusters = [Cluster(cid, names.get(cid), found) for cid, found in members.items()]
+    clusters = [Cluster(cid, names.get(cid), found, irrelevant.get(cid, False))
+                for cid, found in members.items()]
     clusters += [Cluster(None, None, [face]) for face in faces.values()]
-    clusters.sort(key=lambda c: (-len(c.faces), c.cluster_id is None, c.cluster_id or 0,
-                                 c.faces[0].face_id))
+    clusters.sort(key=lambda c: (c.irrelevant, -len(c.faces), c.cluster_id is None,
+                                 c.cluster_id or 0, c.faces[0].face_id))
     return clusters
 
 
