@@ -244,3 +244,32 @@ def test_the_examiners_work_on_clusters_is_sealed_and_survives_a_rescan(case_of_
     assert {"cluster named", "clusters merged", "cluster split", "faces removed from cluster",
             "cluster marked"} <= actions
     assert homeward("audit", "verify", "--case", str(work)).returncode == 0
+
+
+def test_a_later_operation_overrides_an_earlier_one_and_scans_go_on(case_of_both, devices,
+                                                                     tmp_path):
+    """Split what was merged: the merge's must-link no longer holds, and the next scan's
+    clustering neither fails on the contradiction nor undoes the split."""
+    work = tmp_path / "work"
+    shutil.copytree(case_of_both, work)
+    found = clusters(work)
+    labelled = labelled_faces(found)
+    a, b = (next(c for c in found if any(labelled.get(f["face_id"]) == p for f in c["faces"]))
+            for p in PEOPLE[3:5])
+    for args in (["merge", "--cluster", str(a["cluster_id"]), "--from", str(b["cluster_id"])],
+                 ["split", "--cluster", str(a["cluster_id"]),
+                  *[x for f in b["faces"] for x in ("--face", str(f["face_id"]))]]):
+        done = homeward("cluster", *args, "--case", str(work), "--examiner", "J. Doe")
+        assert done.returncode == 0, done.stderr
+    before = {f["face_id"]: c["cluster_id"] for c in clusters(work) for f in c["faces"]}
+    extra = devices / "source" / "late_arrival_2.jpg"
+    shutil.copyfile(sorted((LFW / PEOPLE[4]).glob("*.jpg"))[-1], extra)
+    try:
+        done = homeward("scan", str(devices / "source"), "--case", str(work), "--pack",
+                        TEST_PACK, "--workers", "1", "--quiet")
+        assert done.returncode == 0, done.stderr
+    finally:
+        extra.unlink()
+    after = {f["face_id"]: c["cluster_id"] for c in clusters(work) for f in c["faces"]}
+    assert all(after[face] == cluster for face, cluster in before.items())
+    assert len(after) > len(before)

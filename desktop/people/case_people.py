@@ -94,15 +94,19 @@ def _items(db: sqlite_utils.Database, unclustered_only: bool) -> _Items:
                   np.array(good, bool), members)
 
 
-def constraints_of(db: sqlite_utils.Database) -> Constraints:
-    """The examiner's decisions on clusters, as must-link / cannot-link pairs of face ids."""
+def constraints_of(db: sqlite_utils.Database, placed: dict[int, int]) -> Constraints:
+    """The examiner's decisions on clusters, as must-link / cannot-link pairs of face ids.
+    A later operation can undo an earlier one (split what was merged): only the pairs the
+    current clusters still honour are kept, so the latest decision is the one that holds."""
     must, cannot = set(), set()
     for row in db.query("SELECT op, args FROM cluster_ops ORDER BY id"):
         args = json.loads(row["args"])
-        for pair in args.get("must_link", []):
-            must.add(tuple(pair))
-        for pair in args.get("cannot_link", []):
-            cannot.add(tuple(pair))
+        for a, b in args.get("must_link", []):
+            if placed.get(a) is not None and placed.get(a) == placed.get(b):
+                must.add((a, b))
+        for a, b in args.get("cannot_link", []):
+            if placed.get(a) != placed.get(b):
+                cannot.add((a, b))
     return Constraints(must_link=frozenset(must), cannot_link=frozenset(cannot))
 
 
@@ -116,7 +120,7 @@ def cluster_case(db: sqlite_utils.Database, params: ClusterParams, actor: str) -
         "SELECT face_id, cluster_id FROM cluster_members")}
     keep = np.array([i in placed for i in known.ids], bool)
     next_label = int(next(db.query("SELECT IFNULL(MAX(id), 0) + 1 AS n FROM clusters"))["n"])
-    constraints = constraints_of(db)
+    constraints = constraints_of(db, placed)
     if keep.any():
         labels = assign_new(known.ids[keep], known.vectors[keep],
                             np.array([placed[i] for i in known.ids[keep]], np.int64),
