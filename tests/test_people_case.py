@@ -273,3 +273,20 @@ def test_a_later_operation_overrides_an_earlier_one_and_scans_go_on(case_of_both
     after = {f["face_id"]: c["cluster_id"] for c in clusters(work) for f in c["faces"]}
     assert all(after[face] == cluster for face, cluster in before.items())
     assert len(after) > len(before)
+
+
+def test_reports_list_named_people_as_leads_not_identifications(case_of_both, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(case_of_both, work)
+    found = clusters(work)
+    target = found[0]["cluster_id"]
+    named = homeward("cluster", "name", "--case", str(work), "--cluster", str(target), "--name",
+                     "Girl <b>red</b> jacket", "--examiner", "J. Doe")
+    assert named.returncode == 0, named.stderr
+    out = tmp_path / "r.html"
+    done = homeward("report", "--case", str(work), "--format", "html", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "Named unknown persons (1)" in html and "not identifications" in html
+    assert "Girl &lt;b&gt;red&lt;/b&gt; jacket" in html and "<b>red</b>" not in html
+    assert f"{len(found[0]['faces'])} / " in html

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.errors import HomewardError
+from desktop.people.case_people import list_clusters
 from desktop.review.queue import review_items
 from desktop.scan.case import Case, CaseInfo
 from desktop.scan.derived import crop_path, thumbnail_path
@@ -53,6 +54,18 @@ class ReportHit:
 
 
 @dataclass(frozen=True)
+class NamedPerson:
+    """A cluster of unknown faces the examiner named: an investigative lead, never an
+    identification."""
+
+    cluster_id: int
+    name: str
+    faces: int
+    paths: list[str]  # distinct files, as displayed
+    crop: Path | None  # the first face's crop
+
+
+@dataclass(frozen=True)
 class ReportData:
     info: CaseInfo
     case_folder: Path
@@ -64,6 +77,7 @@ class ReportData:
     unsure: list[ReportHit]
     pending: list[ReportHit]
     rejected: list[ReportHit]
+    named_people: list[NamedPerson]
 
     @property
     def all_hits(self) -> list[ReportHit]:
@@ -114,4 +128,16 @@ def collect(case: Case, examiner: str | None = None) -> ReportData:
     return ReportData(info=info, case_folder=case.folder, examiner=examiner or info.examiner,
                       audit_head=chain.head, audit_rows=chain.rows, generated_at=utc_now(),
                       confirmed=groups["confirm"], unsure=groups["unsure"],
-                      pending=groups["pending"], rejected=groups["reject"])
+                      pending=groups["pending"], rejected=groups["reject"],
+                      named_people=_named_people(case))
+
+
+def _named_people(case: Case) -> list[NamedPerson]:
+    crops = {r["id"]: r["crop"] for r in case.db.query("SELECT id, crop FROM faces")}
+    named = []
+    for cluster in list_clusters(case.db):
+        if cluster.name and not cluster.irrelevant and cluster.cluster_id is not None:
+            paths = sorted({f.path for f in cluster.faces if f.path})
+            named.append(NamedPerson(cluster.cluster_id, cluster.name, len(cluster.faces), paths,
+                                     crop_path(case.folder, crops[cluster.faces[0].face_id])))
+    return named

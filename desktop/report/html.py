@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from desktop.report.collect import ReportData, ReportHit
+from desktop.report.collect import NamedPerson, ReportData, ReportHit
 from desktop.scan.case import CaseInfo
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,20 @@ def _section(title: str, css_id: str, intro: str, hits: list[ReportHit],
            f"<p>{intro}</p>{body}</div>"
 
 
+def _named_people(people: list[NamedPerson], image_src: ImageSource) -> str:
+    rows = "".join(
+        f'<div class="hit">{_image(p.crop, "face", 120, image_src)}<table>'
+        + _row("Examiner's name for this unknown person", p.name)
+        + _row("Cluster", p.cluster_id)
+        + _row("Faces / files", f"{p.faces} / {len(p.paths)}")
+        + _row("Files", ", ".join(p.paths[:20]) + (" …" if len(p.paths) > 20 else ""))
+        + "</table></div>" for p in people) or "<p>None.</p>"
+    return (f'<div class="section" id="people"><h2>Named unknown persons ({len(people)})</h2>'
+            '<p><span class="warn">Investigative leads, not identifications:</span> faces the '
+            "software grouped by similarity, named by the examiner to follow them up. Nobody "
+            f"has been identified by these groups.</p>{rows}</div>")
+
+
 def calibration_text(info: CaseInfo) -> str:
     """How the case's threshold was chosen, as a report states it."""
     calibration = info.calibration
@@ -151,6 +165,7 @@ def render_html(data: ReportData, image_src: ImageSource = data_uri) -> str:
         _section("Pending: candidates not yet reviewed", "pending",
                  '<span class="warn">These are NOT identifications: no person has reviewed '
                  "them.</span>", data.pending, image_src),
+        _named_people(data.named_people, image_src),
     ]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>Homeward report {esc(info.case_number)}</title><style>{STYLE}</style></head>"
