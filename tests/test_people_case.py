@@ -290,3 +290,33 @@ def test_reports_list_named_people_as_leads_not_identifications(case_of_both, tm
     assert "Named unknown persons (1)" in html and "not identifications" in html
     assert "Girl &lt;b&gt;red&lt;/b&gt; jacket" in html and "<b>red</b>" not in html
     assert f"{len(found[0]['faces'])} / " in html
+
+
+def test_a_cluster_added_to_the_gallery_is_matched_by_later_scans(case_of_both, devices,
+                                                                 tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(case_of_both, work)
+    found = clusters(work)
+    labelled = labelled_faces(found)
+    person = PEOPLE[1]
+    cluster = next(c for c in found if any(labelled.get(f["face_id"]) == person
+                                           for f in c["faces"]))
+    gallery = tmp_path / "missing.db"
+    assert homeward("gallery", "create", "--gallery", str(gallery)).returncode == 0
+    added = homeward("cluster", "to-gallery", "--case", str(work), "--cluster",
+                     str(cluster["cluster_id"]), "--gallery", str(gallery), "--name",
+                     "Unknown 1", "--examiner", "J. Doe")
+    assert added.returncode == 0, added.stderr
+    shown = json.loads(homeward("gallery", "list", "--gallery", str(gallery), "--json").stdout)
+    assert [p["name"] for p in shown] == ["Unknown 1"] and shown[0]["photos"] >= 2
+    rescan = homeward("scan", str(devices / "source"), "--case", str(work), "--gallery",
+                      str(gallery), "--pack", TEST_PACK, "--workers", "1", "--quiet")
+    assert rescan.returncode == 0, rescan.stderr
+    hits = json.loads(homeward("hits", "--case", str(work), "--format", "json").stdout)
+    assert {h["person_name"] for h in hits} == {"Unknown 1"}
+    persons_faces = {f["face_id"] for f in cluster["faces"] if labelled.get(f["face_id"]) == person}
+    assert persons_faces <= {h["face_id"] for h in hits}  # every photo of him is a hit now
+    assert homeward("audit", "verify", "--case", str(work)).returncode == 0
+    again = homeward("cluster", "to-gallery", "--case", str(work), "--cluster", "99999",
+                     "--gallery", str(gallery), "--name", "x")
+    assert again.returncode == 2

@@ -38,7 +38,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                        ("merge", "put all faces of --from into --cluster"),
                        ("split", "these faces (--face, repeatable) are another person, together"),
                        ("not-this", "each of these faces is not the cluster's person"),
-                       ("irrelevant", "mark a cluster irrelevant (--undo: relevant again)")):
+                       ("irrelevant", "mark a cluster irrelevant (--undo: relevant again)"),
+                       ("to-gallery", "a new gallery person from the cluster's best photo "
+                                      "faces, matched in every later scan")):
         op = verbs.add_parser(verb, help=text)
         op.add_argument("--case", type=Path, required=True)
         op.add_argument("--cluster", type=int, required=True)
@@ -49,6 +51,10 @@ def register(commands: argparse._SubParsersAction) -> None:
             op.add_argument("--from", dest="other", type=int, required=True)
         elif verb in ("split", "not-this"):
             op.add_argument("--face", type=int, action="append", required=True)
+        elif verb == "to-gallery":
+            op.add_argument("--gallery", type=Path, required=True)
+            op.add_argument("--name", required=True, help="the new person's name")
+            op.add_argument("--photos", type=int, default=3, help="reference photos (default 3)")
         else:
             op.add_argument("--undo", action="store_true")
         op.set_defaults(handler=run_cluster_op)
@@ -91,12 +97,31 @@ def run_cluster_op(args: argparse.Namespace) -> int:
         elif args.verb == "not-this":
             created = operations.not_this_person(db, args.cluster, args.face, who)
             print(f"{len(created)} face(s) left cluster {args.cluster}")
+        elif args.verb == "to-gallery":
+            person_id = _to_gallery(case, args)
+            print(f"cluster {args.cluster} added to {args.gallery} as person {person_id}")
         else:
             operations.mark_irrelevant(db, args.cluster, who, irrelevant=not args.undo)
             print(f"cluster {args.cluster} marked {'relevant' if args.undo else 'irrelevant'}")
     finally:
         case.close()
     return 0
+
+
+def _to_gallery(case: Case, args: argparse.Namespace) -> int:
+    from desktop.gallery.fields import PersonFields
+    from desktop.gallery.gallery import Gallery
+    from desktop.people.operations import add_to_gallery
+    from desktop.scan.analyze import pack_analyzer
+
+    pack, analyze = pack_analyzer(case.info.pack_id, workers=1)
+    gallery = Gallery.open(args.gallery)
+    try:
+        return add_to_gallery(case.db, Path(case.info.source_root), args.cluster, gallery,
+                              PersonFields(name=args.name), analyze, pack, args.examiner,
+                              best=args.photos)
+    finally:
+        gallery.close()
 
 
 def run_search(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""The examiner's work on clusters: name, merge, split, "not this person", irrelevant.
+"""The examiner's work on clusters: name, merge, split, "not this person", irrelevant, and
+adding a cluster to the gallery as a new person.
 
 Each operation is a row of `cluster_ops` (append-only) and moves faces between clusters in
 the same sealed transaction; merges and separations are also kept as must-link and
@@ -9,11 +10,19 @@ the examiner's decisions outlive re-scans.
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
+from pathlib import Path
 
 import sqlite_utils
 
+from desktop.engine.geometry import box_iou
 from desktop.errors import HomewardError
+from desktop.gallery.enrol import faces_left_to_right
+from desktop.gallery.fields import PersonFields
+from desktop.gallery.gallery import Gallery
+from desktop.gallery.imports import Analyze, PackInfo, add_photos
+from desktop.people.params import is_good
 from desktop.storage.database import utc_now
 from desktop.storage.record import Seal, sealed
 
@@ -139,3 +148,61 @@ def not_this_person(db: sqlite_utils.Database, cluster_id: int, faces: list[int]
             "faces": faces, "new_clusters": created,
             "cannot_link": [[f, other] for f in faces for other in rest[:1]]}, examiner)
     return created
+
+
+def _best_photo_faces(db: sqlite_utils.Database, cluster_id: int, best: int) -> list[dict]:
+    """The cluster's best photo faces for reference photos: good quality first, then the
+    detector's confidence times the face's area; one per file."""
+    rows = list(db.query(
+        "SELECT x.id, x.box, x.det_score, x.quality, x.content_id, (SELECT path_bytes FROM "
+        "files f WHERE f.content_id = x.content_id ORDER BY f.id LIMIT 1) AS path_bytes "
+        "FROM cluster_members m JOIN faces x ON x.id = m.face_id "
+        "WHERE m.cluster_id = ? AND x.track_id IS NULL", [cluster_id]))
+
+    def rank(row: dict) -> tuple:
+        x1, y1, x2, y2 = json.loads(row["box"])
+        return (is_good(json.loads(row["quality"])), row["det_score"] * (x2 - x1) * (y2 - y1))
+
+    chosen, contents = [], set()
+    for row in sorted(rows, key=rank, reverse=True):
+        if row["content_id"] not in contents and row["path_bytes"] is not None:
+            contents.add(row["content_id"])
+            chosen.append(row)
+    return chosen[:best]
+
+
+def add_to_gallery(db: sqlite_utils.Database, source_root: Path, cluster_id: int,
+                   gallery: Gallery, person: PersonFields, analyze: Analyze, pack: PackInfo,
+                   examiner: str, best: int = 3) -> int:
+    """A new gallery person from a cluster, its best photo faces as reference photos (the
+    gallery keeps its own copies): from then on matched in every scan like any missing
+    person. Returns the person's id."""
+    examiner = _text(examiner, "examiner's name")
+    _members(db, cluster_id)
+    chosen = _best_photo_faces(db, cluster_id, best)
+    if not chosen:
+        raise InvalidClusterOperation(f"Cluster {cluster_id} has no face in a photo (video "
+                                      "frames are not reference photos).")
+    photos = []
+    for row in chosen:
+        path = Path(os.fsdecode(os.path.join(os.fsencode(source_root), row["path_bytes"])))
+        result = next(iter(analyze([path])))
+        faces = faces_left_to_right(result.faces)
+        overlaps = [box_iou(f.detection.box, json.loads(row["box"])) for f in faces]
+        if not overlaps or max(overlaps) < 0.5:
+            raise InvalidClusterOperation(f"{path} no longer shows face {row['id']} where the "
+                                          "scan found it (was the evidence changed?).")
+        photos.append((path, overlaps.index(max(overlaps)) + 1))
+    report = add_photos(gallery, photos, analyze, pack, examiner, person=person)
+    if not report.persons_created:
+        reasons = "; ".join(f"{p.where}: {p.reason}" for p in report.problems)
+        raise InvalidClusterOperation("The cluster could not be added to the gallery.", reasons)
+    person_id = report.persons_created[0]
+    with sealed(db, examiner, "cluster added to gallery", {
+            "cluster_id": cluster_id, "gallery_id": gallery.identity, "person_id": person_id,
+            "faces": [r["id"] for r in chosen]}) as seal:
+        _record(db, seal, "to_gallery", cluster_id, {
+            "gallery_id": gallery.identity, "gallery": str(gallery.path),
+            "person_id": person_id, "name": person.name, "faces": [r["id"] for r in chosen]},
+            examiner)
+    return person_id
