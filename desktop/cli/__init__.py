@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         embed_cmd,
         gallery_cmd,
         gui_cmd,
+        lab_cmd,
         models_cmd,
         people_cmd,
         report_cmd,
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (system_cmd, selftest_cmd, models_cmd, embed_cmd, gallery_cmd, scan_cmd, case_cmd,
-                   people_cmd, review_cmd, report_cmd, gui_cmd):
+                   people_cmd, lab_cmd, review_cmd, report_cmd, gui_cmd):
         module.register(commands)
     return parser
 

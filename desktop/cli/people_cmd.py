@@ -137,7 +137,7 @@ def run_search(args: argparse.Namespace) -> int:
             if query is None:
                 raise InvalidArguments(f"No face {args.face} in this case.")
         else:
-            query = _photo_vector(args.photo, args.photo_face, pack)
+            query = photo_vector(args.photo, args.photo_face, pack)
         hits = search_faces(case.db, query, threshold, args.limit)
     finally:
         case.close()
@@ -151,7 +151,7 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _photo_vector(photo: Path, face_number: int | None, pack) -> object:
+def photo_vector(photo: Path, face_number: int | None, pack) -> object:
     """The chosen face of an outside photo, with the case's pack (as the gallery chooses)."""
     from desktop.engine.engine import EngineOptions
     from desktop.gallery.enrol import Refused, choose_face

@@ -59,11 +59,37 @@ def run_scan(args: argparse.Namespace) -> int:
         job.case.close()
         if job.gallery is not None:
             job.gallery.close()
+    _report_links(args)
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items()))
     print(f"scan {summary.scan_id}: {summary.files} files ({statuses}); "
           f"{summary.new_contents} analysed now, {summary.faces} faces in the case, "
           f"{summary.new_hits} new hits; {summary.seconds:.1f} s")
     return 0
+
+
+def _report_links(args: argparse.Namespace) -> None:
+    """A case registered in a lab index: its new clusters go there, and the unknown people it
+    shares with other registered cases are named (leads for review, not identifications)."""
+    from desktop.cli.lab_cmd import case_entry
+    from desktop.engine.pack_store import resolve_pack
+    from desktop.errors import HomewardError
+    from desktop.people.lab_index import refresh_after_scan
+
+    case = Case.open(args.case)
+    try:
+        links = refresh_after_scan(case.db, case_entry(case), resolve_pack(case.info.pack_id),
+                                   args.examiner)
+    except HomewardError as exc:  # the scan itself is complete and sound
+        print(f"warning: the lab index was not updated: {exc}", file=sys.stderr)
+        return
+    finally:
+        case.close()
+    if links is None:
+        return
+    cases = sorted({link.other_case_number for link in links})
+    print(f"lab index: {len(links)} cross-case link(s)"
+          + (f" with case(s) {', '.join(cases)}" if cases else "")
+          + " — leads for review, not identifications (homeward lab links --case DIR)")
 
 
 def run_hits(args: argparse.Namespace) -> int:

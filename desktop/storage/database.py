@@ -78,8 +78,11 @@ def migrate(db: sqlite_utils.Database, migrations: Sequence[Migration], kind: st
 
 
 def open_database(path: Path, migrations: Sequence[Migration], kind: str, *,
-                  application_id: int, create: bool = False) -> sqlite_utils.Database:
-    """Open (or create) a Homeward database of one kind, migrated to the current schema."""
+                  application_id: int, create: bool = False,
+                  wal: bool = True) -> sqlite_utils.Database:
+    """Open (or create) a Homeward database of one kind, migrated to the current schema.
+    wal=False for a file other machines open over a network share, where SQLite's WAL (shared
+    memory) is unsafe: the rollback journal is used instead."""
     path = Path(path)
     if create and path.exists():
         raise StorageError(f"{path} already exists; open it instead of creating it.")
@@ -98,7 +101,10 @@ def open_database(path: Path, migrations: Sequence[Migration], kind: str, *,
             raise StorageError(f"This {kind} was written by a newer Homeward (schema "
                                f"{schema_version(db)}); this version reads up to schema "
                                f"{len(migrations)}.")
-        db.enable_wal()
+        if wal:
+            db.enable_wal()
+        else:
+            db.execute("PRAGMA journal_mode = DELETE")
         # In WAL mode NORMAL never corrupts and keeps every commit across a killed process;
         # only a power cut may undo the last commits, which a resumed scan simply redoes.
         db.execute("PRAGMA synchronous = NORMAL")
