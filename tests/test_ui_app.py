@@ -197,7 +197,7 @@ def test_every_page_renders_to_a_screenshot(window, case_copy, tmp_path):
     win = window(case=case_copy)
     written = save_screenshots(win, tmp_path / "shots")
     assert [p.name for p in written] == ["01-cases.png", "02-gallery.png", "03-scan.png",
-                                         "04-review.png", "05-reports.png"]
+                                         "04-review.png", "05-reports.png", "06-people.png"]
     for path in written:
         image = Image.open(path).convert("L")
         assert image.size[0] >= 800
@@ -212,7 +212,7 @@ def test_gui_command_writes_screenshots_offscreen(case_copy, tmp_path, isolated_
         env={"HOMEWARD_DATA_DIR": str(isolated_data_dir), "QT_QPA_PLATFORM": "offscreen",
              "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
-    assert len(list((tmp_path / "shots").glob("*.png"))) == 5
+    assert len(list((tmp_path / "shots").glob("*.png"))) == 6
 
 
 @pytest.mark.parametrize("broken", ["{not json", '{"schema_version": 99}'])

@@ -1,4 +1,4 @@
-"""The main window: a page list on the left (Ctrl+1…5), the pages on the right, the open
+"""The main window: a page list on the left (Ctrl+1…6), the pages on the right, the open
 case and gallery in the status bar. Closing it mid-scan stops the scan between files; every
 result so far is committed and the next start resumes it."""
 
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from desktop.ui.pages.cases import CasesPage
 from desktop.ui.pages.gallery import GalleryPage
+from desktop.ui.pages.people import PeoplePage
 from desktop.ui.pages.reports import ReportsPage
 from desktop.ui.pages.review import ReviewPage
 from desktop.ui.pages.scan import ScanPage
@@ -24,7 +25,7 @@ from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.state import AppState
 from desktop.ui.tasks import TaskRunner
 
-PAGE_CLASSES = (CasesPage, GalleryPage, ScanPage, ReviewPage, ReportsPage)
+PAGE_CLASSES = (CasesPage, GalleryPage, ScanPage, ReviewPage, ReportsPage, PeoplePage)
 
 
 class MainWindow(QMainWindow):
