@@ -49,6 +49,20 @@ def _members(db: sqlite_utils.Database, cluster_id: int) -> list[int]:
         "SELECT face_id FROM cluster_members WHERE cluster_id = ? ORDER BY face_id", [cluster_id])]
 
 
+def _leaving(db: sqlite_utils.Database, cluster_id: int, faces: list[int],
+             what: str) -> tuple[list[int], list[int]]:
+    """(the faces that leave, the faces that stay): some of the cluster's, never all."""
+    members = _members(db, cluster_id)
+    leaving = sorted(set(faces))
+    if not leaving or set(leaving) - set(members):
+        raise InvalidClusterOperation(f"{what} needs faces of cluster {cluster_id}.")
+    rest = [f for f in members if f not in leaving]
+    if not rest:
+        raise InvalidClusterOperation("Every face would leave the cluster: mark it irrelevant "
+                                      "instead.")
+    return leaving, rest
+
+
 def _record(db: sqlite_utils.Database, seal: Seal, op: str, cluster_id: int | None,
             args: dict, examiner: str) -> int:
     cursor = db.execute("INSERT INTO cluster_ops (op, cluster_id, args, examiner, at) "
@@ -106,13 +120,7 @@ def split_faces(db: sqlite_utils.Database, cluster_id: int, faces: list[int],
                 examiner: str) -> int:
     """These faces of the cluster are another person, together: a new cluster; returns it."""
     examiner = _text(examiner, "examiner's name")
-    members = _members(db, cluster_id)
-    faces = sorted(set(faces))
-    if not faces or set(faces) - set(members):
-        raise InvalidClusterOperation(f"Split needs faces of cluster {cluster_id}.")
-    rest = [f for f in members if f not in faces]
-    if not rest:
-        raise InvalidClusterOperation("Splitting every face out would leave the cluster empty.")
+    faces, rest = _leaving(db, cluster_id, faces, "Split")
     with sealed(db, examiner, "cluster split", {"cluster_id": cluster_id, "faces": faces}) as seal:
         new = _new_cluster(db, seal)
         _move(db, seal, faces, new)
@@ -129,14 +137,7 @@ def not_this_person(db: sqlite_utils.Database, cluster_id: int, faces: list[int]
     """Each of these faces is not the cluster's person: each leaves it, alone; returns the
     new clusters."""
     examiner = _text(examiner, "examiner's name")
-    members = _members(db, cluster_id)
-    faces = sorted(set(faces))
-    if not faces or set(faces) - set(members):
-        raise InvalidClusterOperation(f"'Not this person' needs faces of cluster {cluster_id}.")
-    rest = [f for f in members if f not in faces]
-    if not rest:
-        raise InvalidClusterOperation("Every face would leave: mark the cluster irrelevant "
-                                      "instead, or split it.")
+    faces, rest = _leaving(db, cluster_id, faces, "'Not this person'")
     with sealed(db, examiner, "faces removed from cluster", {"cluster_id": cluster_id,
                                                              "faces": faces}) as seal:
         created = []
