@@ -152,7 +152,8 @@ def verify_record(db: sqlite_utils.Database, expect_head: str | None = None,
         if hashes.get(seq) != head:
             problems.append(f"audit row {seq}: a report exported from this case recorded head "
                             f"{head}; the chain has {hashes.get(seq, 'no such row')} (rows "
-                            "removed from the end, or the chain rewritten)")
+                            "removed from the end, or the chain rewritten; or this folder is a "
+                            "copy of the case that went another way after that report)")
     return RecordReport(chain.rows, chain.head, problems)
 
 
