@@ -420,6 +420,7 @@ def test_a_scan_of_a_registered_case_updates_the_index_and_names_its_links(cases
     case.update_info({"source_root": str(source.resolve())}, "test", "source moved", {})
     case.close()
     shutil.copyfile(sorted((LFW / ONLY_IN["B"][0]).glob("*.jpg"))[5], source / "newcomer.jpg")
+    registered = [a for a, _ in audit_actions(copy)].count("lab index: registered")
     code, out, err = homeward("scan", str(source), "--case", str(copy), "--pack", TEST_PACK,
                               "--workers", "1", "--quiet")
     assert code == 0, err
@@ -427,9 +428,33 @@ def test_a_scan_of_a_registered_case_updates_the_index_and_names_its_links(cases
     code, out, err = lab("links", "--case", copy, "--index", path, "--format", "json")
     assert code == 0 and "changed since it was registered" not in err
     assert len(json.loads(out)) == 4  # the three shared people, and B's person now seen in A
-    assert [a for a, _ in audit_actions(copy)].count("lab index: registered") == 2
+    assert [a for a, _ in audit_actions(copy)].count("lab index: registered") == registered + 1
     assert verifies(copy)
     path.unlink()  # the index is gone: the scan still succeeds, and says so
     code, out, err = homeward("scan", str(source), "--case", str(copy), "--pack", TEST_PACK,
                               "--workers", "1", "--quiet")
     assert code == 0 and "the lab index was not updated" in err and not path.exists()
+
+
+def test_reports_list_the_cross_case_links_as_leads(cases, tmp_path, monkeypatch,
+                                                   isolated_data_dir):
+    """Issue 13 point 6; the export's head goes to this test's own data folder (the module's
+    other copies of case A share its id and go other ways)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "packs").symlink_to(isolated_data_dir / "packs")
+    monkeypatch.setenv("HOMEWARD_DATA_DIR", str(data))
+    copy = tmp_path / "case-A"
+    shutil.copytree(cases.a.folder, copy)
+    path = tmp_path / "lab.db"
+    for folder in (copy, cases.b.folder):
+        assert lab("register", "--case", folder, "--index", path)[0] == 0
+    out = tmp_path / "report.html"
+    code, _, err = homeward("report", "--case", str(copy), "--format", "html", "--out", str(out))
+    assert code == 0, err
+    html = out.read_text(encoding="utf-8")
+    assert "Same unknown person in other cases (3)" in html
+    assert html.count("<td>2025-B</td>") == 3 and "not identifications" in html
+    assert lab("unregister", "--case", copy, "--index", path)[0] == 0
+    code, _, err = homeward("report", "--case", str(copy), "--format", "html", "--out", str(out))
+    assert code == 0 and "not registered in a lab index" in out.read_text(encoding="utf-8")

@@ -11,8 +11,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.engine.pack_store import resolve_pack
 from desktop.errors import HomewardError
 from desktop.people.case_people import list_clusters
+from desktop.people.lab_index import (
+    CaseEntry,
+    Link,
+    case_links,
+    link_threshold,
+    reading,
+    registered_index_of,
+)
 from desktop.review.queue import review_items
 from desktop.scan.case import Case, CaseInfo
 from desktop.scan.derived import crop_path, thumbnail_path
@@ -66,6 +75,16 @@ class NamedPerson:
 
 
 @dataclass(frozen=True)
+class CrossCaseLeads:
+    """What the lab index says this case shares with other registered cases, read when the
+    report is made (the index lives outside the case record)."""
+
+    index: str | None  # None: the case is not registered in a lab index
+    links: list[Link]
+    note: str = ""  # why no links could be read, when so
+
+
+@dataclass(frozen=True)
 class ReportData:
     info: CaseInfo
     case_folder: Path
@@ -78,6 +97,7 @@ class ReportData:
     pending: list[ReportHit]
     rejected: list[ReportHit]
     named_people: list[NamedPerson]
+    cross_case: CrossCaseLeads
 
     @property
     def all_hits(self) -> list[ReportHit]:
@@ -129,7 +149,22 @@ def collect(case: Case, examiner: str | None = None) -> ReportData:
                       audit_head=chain.head, audit_rows=chain.rows, generated_at=utc_now(),
                       confirmed=groups["confirm"], unsure=groups["unsure"],
                       pending=groups["pending"], rejected=groups["reject"],
-                      named_people=_named_people(case))
+                      named_people=_named_people(case), cross_case=_cross_case(case))
+
+
+def _cross_case(case: Case) -> CrossCaseLeads:
+    path = registered_index_of(case.db)
+    if path is None:
+        return CrossCaseLeads(None, [])
+    info = case.info
+    entry = CaseEntry(info.case_id, info.case_number, str(case.folder.resolve()), info.pack_id,
+                      info.model_hashes)
+    try:
+        threshold = link_threshold(resolve_pack(info.pack_id))
+        with reading(path) as index:
+            return CrossCaseLeads(str(path), case_links(path, index, entry, threshold))
+    except HomewardError as exc:
+        return CrossCaseLeads(str(path), [], f"the lab index could not be read: {exc}")
 
 
 def _named_people(case: Case) -> list[NamedPerson]:

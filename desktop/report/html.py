@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from desktop.report.collect import NamedPerson, ReportData, ReportHit
+from desktop.report.collect import CrossCaseLeads, NamedPerson, ReportData, ReportHit
 from desktop.scan.case import CaseInfo
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,24 @@ def _named_people(people: list[NamedPerson], image_src: ImageSource) -> str:
             f"has been identified by these groups.</p>{rows}</div>")
 
 
+def _cross_case(leads: CrossCaseLeads) -> str:
+    if leads.index is None:
+        body = "<p>This case is not registered in a lab index.</p>"
+    elif leads.note:
+        body = f"<p>{esc(leads.note)}</p>"
+    else:
+        rows = "".join(f"<tr><td>{k.cluster_id}</td><td>{esc(k.other_case_number)}</td>"
+                       f"<td>{k.other_cluster_id}</td><td>{k.score:.4f}</td></tr>"
+                       for k in leads.links)
+        body = (f"<p>Lab index {esc(leads.index)}, read when this report was made.</p>"
+                "<table><tr><th>Cluster here</th><th>Other case</th><th>Its cluster</th>"
+                f"<th>Similarity</th></tr>{rows}</table>" if leads.links else "<p>None.</p>")
+    return (f'<div class="section" id="cross-case"><h2>Same unknown person in other cases '
+            f'({len(leads.links)})</h2><p><span class="warn">Investigative leads, not '
+            "identifications:</span> groups of faces of this case that resemble groups in other "
+            f"registered cases, for a person to review.</p>{body}</div>")
+
+
 def calibration_text(info: CaseInfo) -> str:
     """How the case's threshold was chosen, as a report states it."""
     calibration = info.calibration
@@ -166,6 +184,7 @@ def render_html(data: ReportData, image_src: ImageSource = data_uri) -> str:
                  '<span class="warn">These are NOT identifications: no person has reviewed '
                  "them.</span>", data.pending, image_src),
         _named_people(data.named_people, image_src),
+        _cross_case(data.cross_case),
     ]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>Homeward report {esc(info.case_number)}</title><style>{STYLE}</style></head>"
