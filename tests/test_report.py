@@ -222,3 +222,29 @@ def test_missing_output_folder_is_a_clear_error(reviewed, tmp_path):
     done = report(case, "csv", tmp_path / "no" / "such" / "r.csv")
     assert done.returncode != 0 and "does not exist" in done.stderr
     assert "Traceback" not in done.stderr and len(export_rows(case)) == before
+
+
+def test_each_hit_shows_the_gallery_reference_photo_or_says_why_not(reviewed, tmp_path):
+    """Issue 12: reports show reference photos from the gallery each hit was matched against,
+    or say plainly that the photo is no longer available."""
+    case, *_ = reviewed
+    out = tmp_path / "report.html"
+    assert report(case, "html", out).returncode == 0
+    text = out.read_text(encoding="utf-8")
+    hits = text.count('<div class="hit" id="hit-')
+    assert text.count('alt="gallery reference photo"') == hits > 0
+    refs = sorted((case / "refs").iterdir())
+    assert refs and all(p.read_bytes()[:3] == b"\xff\xd8\xff" for p in refs)
+    copy = tmp_path / "moved"
+    shutil.copytree(case, copy)
+    other = tmp_path / "other.db"
+    done = subprocess.run([sys.executable, "-m", "desktop", "gallery", "create", "--gallery",
+                           str(other)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    moved = Case.open(copy)  # the case's gallery path now names another gallery file
+    moved.update_info({"gallery": str(other)}, "test", "gallery path changed", {})
+    moved.close()
+    assert report(copy, "html", out).returncode == 0
+    text = out.read_text(encoding="utf-8")
+    assert 'alt="gallery reference photo"' not in text
+    assert text.count("no longer the gallery this case was matched against") == hits

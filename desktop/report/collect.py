@@ -22,6 +22,7 @@ from desktop.people.lab_index import (
     reading,
     registered_index_of,
 )
+from desktop.report.references import Reference, references
 from desktop.review.queue import review_items
 from desktop.scan.case import Case, CaseInfo
 from desktop.scan.derived import crop_path, thumbnail_path
@@ -60,6 +61,7 @@ class ReportHit:
     note: str | None
     crop: Path | None
     thumbnail: Path | None
+    reference: Reference  # the matched gallery person's face, or why it is not shown
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,9 @@ def collect(case: Case, examiner: str | None = None) -> ReportData:
                              "WHERE content_id IS NOT NULL ORDER BY id"):
         raw_paths.setdefault(row["content_id"], []).append(bytes(row["path_bytes"]))
     groups: dict[str, list[ReportHit]] = {"confirm": [], "unsure": [], "pending": [], "reject": []}
-    for item in review_items(case.db):
+    items = review_items(case.db)
+    refs = references(info, case.folder, {item["person_id"] for item in items})
+    for item in items:
         content = contents[item["sha256"]]
         metadata = json.loads(content["metadata"] or "{}")
         hit = ReportHit(
@@ -143,7 +147,8 @@ def collect(case: Case, examiner: str | None = None) -> ReportData:
             frame=item["frame"], timestamp=item["timestamp"], box=list(item["box"]),
             reviewer=item["reviewer"], decided_at=item["decided_at"], note=item["note"],
             crop=crop_path(case.folder, item["crop"]),
-            thumbnail=thumbnail_path(case.folder, item["thumbnail"]))
+            thumbnail=thumbnail_path(case.folder, item["thumbnail"]),
+            reference=refs[item["person_id"]])
         groups[hit.status].append(hit)
     return ReportData(info=info, case_folder=case.folder, examiner=examiner or info.examiner,
                       audit_head=chain.head, audit_rows=chain.rows, generated_at=utc_now(),

@@ -68,6 +68,8 @@ def _hit(hit: ReportHit, image_src: ImageSource) -> str:
             else f"frame {hit.frame}"
     rows = [
         _row("Candidate", f"{hit.person_name} (gallery person {hit.person_id})"),
+        _row("Gallery reference photo", hit.reference.note or "shown beside the face found "
+                                                              "(second picture)"),
         _row("Status", hit.status),
         _row("Score / rank / threshold", f"{hit.score:.4f} / #{hit.rank} / {hit.threshold:.4f}"),
         *[_row("File path", p) for p in hit.paths],
@@ -91,6 +93,7 @@ def _hit(hit: ReportHit, image_src: ImageSource) -> str:
         _row("Thumbnail file", hit.thumbnail or ""),
     ]
     images = (_image(hit.crop, "face crop", 160, image_src)
+              + _image(hit.reference.photo, "gallery reference photo", 160, image_src)
               + _image(hit.thumbnail, "image or frame", 320, image_src))
     return (f'<div class="hit" id="hit-{hit.hit_id}"><h3>Hit {hit.hit_id}: {esc(hit.person_name)}'
             f"</h3><p>{images}</p><table class=\"info\">{''.join(rows)}</table></div>")
