@@ -67,11 +67,11 @@ def _vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float32)
 
 
-def _items(db: sqlite_utils.Database, unclustered_only: bool) -> _Items:
-    where = (" AND id NOT IN (SELECT face_id FROM cluster_members)" if unclustered_only else "")
+def _items(db: sqlite_utils.Database) -> _Items:
+    """Every item of the case: photo faces one by one, each video track once."""
     ids, vectors, good, members = [], [], [], {}
-    for row in db.query("SELECT id, quality, embedding FROM faces WHERE track_id IS NULL"
-                        f"{where} ORDER BY id"):
+    for row in db.query("SELECT id, quality, embedding FROM faces WHERE track_id IS NULL "
+                        "ORDER BY id"):
         ids.append(row["id"])
         vectors.append(_vector(row["embedding"]))
         good.append(is_good(json.loads(row["quality"])))
@@ -80,15 +80,10 @@ def _items(db: sqlite_utils.Database, unclustered_only: bool) -> _Items:
     for row in db.query("SELECT id, track_id FROM faces WHERE track_id IS NOT NULL ORDER BY id"):
         track_faces[row["track_id"]].append(row["id"])
     for row in db.query("SELECT id, best_face_id, embedding FROM tracks ORDER BY id"):
-        faces = track_faces[row["id"]]
-        if unclustered_only and next(db.query(
-                "SELECT 1 AS x FROM cluster_members WHERE face_id = ?", [row["best_face_id"]]),
-                None):
-            continue
         ids.append(row["best_face_id"])
         vectors.append(_vector(row["embedding"]))
         good.append(True)  # a track's template is the mean of its best faces
-        members[row["best_face_id"]] = faces
+        members[row["best_face_id"]] = track_faces[row["id"]]
     dim = len(vectors[0]) if vectors else 0
     return _Items(np.array(ids, np.int64), np.stack(vectors) if vectors else np.zeros((0, dim)),
                   np.array(good, bool), members)
@@ -112,37 +107,38 @@ def constraints_of(db: sqlite_utils.Database, placed: dict[int, int]) -> Constra
 
 def cluster_case(db: sqlite_utils.Database, params: ClusterParams, actor: str) -> int:
     """Give every face not in a cluster yet its cluster; returns how many items were placed."""
-    new = _items(db, unclustered_only=True)
-    if not len(new.ids):
-        return 0
-    known = _items(db, unclustered_only=False)
+    if not db.execute("SELECT EXISTS (SELECT 1 FROM faces WHERE id NOT IN "
+                      "(SELECT face_id FROM cluster_members))").fetchone()[0]:
+        return 0  # a re-scan with nothing new reads no embedding
+    items = _items(db)
     placed = {r["face_id"]: r["cluster_id"] for r in db.query(
         "SELECT face_id, cluster_id FROM cluster_members")}
-    keep = np.array([i in placed for i in known.ids], bool)
+    keep = np.array([int(i) in placed for i in items.ids], bool)
+    new_ids, new_vectors, new_good = items.ids[~keep], items.vectors[~keep], items.good[~keep]
     next_label = int(next(db.query("SELECT IFNULL(MAX(id), 0) + 1 AS n FROM clusters"))["n"])
     constraints = constraints_of(db, placed)
     if keep.any():
-        labels = assign_new(known.ids[keep], known.vectors[keep],
-                            np.array([placed[i] for i in known.ids[keep]], np.int64),
-                            new.ids, new.vectors, new.good, params, constraints,
+        labels = assign_new(items.ids[keep], items.vectors[keep],
+                            np.array([placed[int(i)] for i in items.ids[keep]], np.int64),
+                            new_ids, new_vectors, new_good, params, constraints,
                             next_label=next_label)
     else:
-        labels = cluster_all(new.ids, new.vectors, new.good, params, constraints) + next_label
+        labels = cluster_all(new_ids, new_vectors, new_good, params, constraints) + next_label
     now = utc_now()
-    with sealed(db, actor, "people clustered", {"items": len(new.ids)}) as seal:
+    with sealed(db, actor, "people clustered", {"items": len(new_ids)}) as seal:
         fresh = sorted({int(label) for label in labels if label >= next_label})
         for label in fresh:
             db.execute("INSERT INTO clusters (id, created_at) VALUES (?, ?)", [label, now])
         faces = []
-        for item, label in zip(new.ids, labels, strict=True):
-            for face_id in new.members[int(item)]:
+        for item, label in zip(new_ids, labels, strict=True):
+            for face_id in items.members[int(item)]:
                 db.execute("INSERT INTO cluster_members (face_id, cluster_id, assigned_at) "
                            "VALUES (?, ?, ?)", [face_id, int(label), now])
                 faces.append(face_id)
         seal.wrote("clusters", fresh)
         seal.wrote("cluster_members", faces)
         seal.payload.update({"new_clusters": len(fresh), "faces": len(faces)})
-    return len(new.ids)
+    return len(new_ids)
 
 
 def _face_rows(db: sqlite_utils.Database) -> dict[int, ClusterFace]:

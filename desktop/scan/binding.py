@@ -70,17 +70,19 @@ def rematch(case: Case, gallery: Gallery, pack: InstalledPack, actor: str, why: 
     return added
 
 
-def _pack_of(case: Case, pack: InstalledPack) -> None:
+def check_pack(case: Case, pack: InstalledPack) -> None:
+    """A case keeps the pack (and model files) it was started with: embeddings of different
+    models are never compared."""
     info = case.info
     if info.pack_id != pack.id or info.model_hashes != pack.manifest.model_hashes:
         raise CaseError(f"This case was scanned with pack '{info.pack_id}'; "
-                        f"it cannot be matched with '{pack.id}'.")
+                        f"it cannot be continued with '{pack.id}'.")
 
 
 def rebind(case: Case, gallery: Gallery, pack: InstalledPack, actor: str) -> int:
     """Bind the case to another gallery and match every face against it. Hits of the former
     gallery stay in the record with their decisions, but leave the queue and the reports."""
-    _pack_of(case, pack)
+    check_pack(case, pack)
     with case.writing():
         before = case.info
         case.update_info({"gallery": str(Path(gallery.path).resolve()),
@@ -95,7 +97,7 @@ def change_threshold(case: Case, gallery: Gallery, pack: InstalledPack, threshol
     and their decisions stay in the record); new ones above it arrive pending."""
     if not 0.0 < threshold < 1.0:
         raise CaseError(f"A match threshold is a cosine between 0 and 1, not {threshold}.")
-    _pack_of(case, pack)
+    check_pack(case, pack)
     check_gallery(case, gallery)
     with case.writing():
         case.update_info({"match_threshold": threshold}, actor, "threshold changed",

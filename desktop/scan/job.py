@@ -24,7 +24,7 @@ from desktop.errors import Cancelled
 from desktop.gallery.gallery import Gallery
 from desktop.match.hits import gallery_matrix, match_case
 from desktop.people.case_people import cluster_case, pack_params
-from desktop.scan.binding import bind_first, check_gallery
+from desktop.scan.binding import bind_first, check_gallery, check_pack
 from desktop.scan.case import Case, CaseError
 from desktop.scan.content import (
     ContentOutcome,
@@ -115,10 +115,8 @@ class ScanJob:
         self.report = on_progress or (lambda _p: None)
         self.cancel = cancel or threading.Event()
         self.pause = pause or threading.Event()  # set: no new work is handed to workers
+        check_pack(case, pack)
         info = case.info
-        if info.pack_id != pack.id or info.model_hashes != pack.manifest.model_hashes:
-            raise CaseError(f"This case was scanned with pack '{info.pack_id}'; "
-                            f"it cannot be continued with '{pack.id}'.")
         if gallery is not None:
             check_gallery(case, gallery)
         elif info.gallery_id is not None:
@@ -261,16 +259,15 @@ class ScanJob:
 
     def _upsert_file(self, seal: Seal, entry: Entry, content_id: int | None, status: str | None,
                      reason: str | None) -> None:
-        self.case.db.execute(
+        file_id = self.case.db.execute(
             "INSERT INTO files (path_bytes, rel_path, size, mtime, ctime, content_id, status, "
             "reason, seen_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (path_bytes) DO UPDATE SET "
             "size = excluded.size, mtime = excluded.mtime, ctime = excluded.ctime, "
             "content_id = excluded.content_id, status = excluded.status, "
-            "reason = excluded.reason, seen_at = excluded.seen_at",
+            "reason = excluded.reason, seen_at = excluded.seen_at RETURNING id",
             [entry.path_bytes, entry.rel_path, entry.size, entry.mtime, entry.ctime, content_id,
-             status, reason, utc_now()])
-        seal.wrote("files", [next(self.case.db.query(
-            "SELECT id FROM files WHERE path_bytes = ?", [entry.path_bytes]))["id"]])
+             status, reason, utc_now()]).fetchone()[0]
+        seal.wrote("files", [file_id])
 
     def _record_fingerprint(self, seal: Seal, entry: Entry, result: Fingerprint) -> None:
         if result.error:
