@@ -239,7 +239,7 @@ def test_cli_create_import_list_edit_remove(tmp_path, test_pack):
                                "--gallery", str(db)], capture_output=True, text=True, timeout=300)
 
     assert homeward("create").returncode == 0
-    assert homeward("create").returncode == 2  # never over an existing gallery
+    assert homeward("create").returncode == 3  # never over an existing gallery
     imported = homeward("import", "--folder", str(root), "--pack", TEST_PACK, "--json")
     assert json.loads(imported.stdout)["persons_created"] == 5
     listing = json.loads(homeward("list", "--json").stdout)
@@ -248,7 +248,7 @@ def test_cli_create_import_list_edit_remove(tmp_path, test_pack):
     edited = homeward("edit", str(first), "--set", "sex=female", "--set", "notes=seen in Lyon")
     assert edited.returncode == 0 and "sex, notes changed" in edited.stdout
     refused = homeward("edit", str(first), "--set", "age_min=200")
-    assert refused.returncode == 2 and "age_min must be between" in refused.stderr
+    assert refused.returncode == 3 and "age_min must be between" in refused.stderr
     assert homeward("remove", str(first)).returncode == 0
     assert len(json.loads(homeward("list", "--json").stdout)) == 4
     history = Gallery.open(db).history(first)
@@ -260,7 +260,7 @@ def test_cli_create_import_list_edit_remove(tmp_path, test_pack):
     shown = json.loads(homeward("show", str(second), "--json").stdout)
     assert photo["id"] not in [p["id"] for p in shown["photos"]]
     assert shown["history"][-1]["action"] == "photo removed"
-    assert homeward("remove-photo", str(photo["id"])).returncode == 2  # already gone
+    assert homeward("remove-photo", str(photo["id"])).returncode == 3  # already gone
     obama = FACEDATA / "face_recognition" / "Barack_Obama"
     added = homeward("add", "--name", "Ana Silva", "--case-ref", "MP-1", "--pack", TEST_PACK,
                      str(obama / "obama.jpg"))
@@ -268,7 +268,7 @@ def test_cli_create_import_list_edit_remove(tmp_path, test_pack):
     new_id = int(added.stdout.split()[1].rstrip(":"))
     group = FACEDATA / "face_recognition" / "_multi" / "two_people.jpg"
     assert homeward("add", "--person", str(new_id), "--pack", TEST_PACK, str(group)
-                    ).returncode == 2  # two faces and no --face: nothing added
+                    ).returncode == 3  # two faces and no --face: nothing added
     more = homeward("add", "--person", str(new_id), "--face", "1", "--pack", TEST_PACK,
                     str(group))
     assert more.returncode == 0 and "1 photo(s) added" in more.stdout

@@ -22,8 +22,8 @@ HEADLESS_PACKAGES = ["desktop.engine.engine", "desktop.scan.job", "desktop.scan.
 # GUI (cli/gui_cmd.py), and the scan job ranks its faces itself (scan/job.py -> match.hits), so
 # match sits below scan. Every module directly under desktop/ must have a place.
 LAYERS = [{"__main__"}, {"cli"}, {"ui"}, {"demo", "settings"}, {"report"}, {"review"}, {"scan"},
-          {"match", "people"}, {"gallery"}, {"engine", "media"}, {"hashing"}, {"sources"},
-          {"packs"}, {"storage"}, {"errors", "fileio", "userdirs"}]
+          {"match", "people"}, {"gallery", "hashsets"}, {"engine", "media"}, {"hashing"}, {"sources"},
+          {"packs"}, {"storage"}, {"logfile"}, {"errors", "fileio", "userdirs"}]
 
 
 def _imports(path: Path) -> set[str]:

@@ -183,7 +183,7 @@ def test_clusters_are_sealed_in_the_record(case_of_both, tmp_path):
     conn.commit()
     conn.close()
     done = homeward("audit", "verify", "--case", str(copy))
-    assert done.returncode == 1 and "cluster_members row" in done.stderr
+    assert done.returncode == 3 and "cluster_members row" in done.stderr
 
 
 def test_the_examiners_work_on_clusters_is_sealed_and_survives_a_rescan(case_of_both, devices,
@@ -209,9 +209,9 @@ def test_the_examiners_work_on_clusters_is_sealed_and_survives_a_rescan(case_of_
     op("irrelevant", "--cluster", str(c))
     refused = homeward("cluster", "merge", "--case", str(work), "--cluster", str(a), "--from",
                        str(a), "--examiner", "J. Doe")
-    assert refused.returncode == 2 and "itself" in refused.stderr
+    assert refused.returncode == 3 and "itself" in refused.stderr
     assert homeward("cluster", "name", "--case", str(work), "--cluster", "99999", "--name",
-                    "x").returncode == 2
+                    "x").returncode == 3
 
     def state() -> dict:
         now = clusters(work)
@@ -323,4 +323,4 @@ def test_a_cluster_added_to_the_gallery_is_matched_by_later_scans(case_of_both, 
     assert homeward("audit", "verify", "--case", str(work)).returncode == 0
     again = homeward("cluster", "to-gallery", "--case", str(work), "--cluster", "99999",
                      "--gallery", str(gallery), "--name", "x")
-    assert again.returncode == 2
+    assert again.returncode == 3

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from desktop.errors import InvalidArguments
+from desktop.errors import EXIT_OK, EXIT_REFUSED, InvalidArguments
 from desktop.review.decisions import VERDICTS, decide
 from desktop.review.queue import hits_of_person, hits_of_track, review_items
 from desktop.scan.case import Case
@@ -96,4 +96,4 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"TAMPERED {problem}", file=sys.stderr)
         print(f"audit trail: {report.rows} rows, head {report.head}, "
               f"{'intact' if report.ok else f'{len(report.problems)} problem(s)'}")
-    return 0 if report.ok else 1
+    return EXIT_OK if report.ok else EXIT_REFUSED

@@ -9,6 +9,8 @@ for these small models.
 holds within one file per worker), and never restarts dying workers for ever: a worker that
 cannot load its engine ends the run with the reason; work lost with a killed worker is tried
 again on fresh workers a bounded number of times, then the run ends with a clear error.
+Workers ignore Ctrl-C (the command that started them stops them: no traceback per worker)
+and log to the same file as that command.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -28,6 +31,7 @@ from desktop.engine.engine import EngineOptions, FaceEngine
 from desktop.engine.pack_store import InstalledPack
 from desktop.engine.providers import CUDA, choose_providers
 from desktop.errors import EngineError, HomewardError
+from desktop.logfile import LogSetup
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,18 @@ def _init(spec: EngineSpec) -> None:
         _engine = FaceEngine(spec.pack, spec.options)
     except Exception as exc:
         _load_failure = f"{type(exc).__name__}: {exc}"
+
+
+def _start_worker(logging_setup: LogSetup | None, initializer: Callable[..., None] | None,
+                  initargs: tuple) -> None:
+    """Every worker's first step: Ctrl-C reaches the whole process group, and only the
+    parent acts on it (it cancels the work and stops the workers); spawned workers inherit no
+    logging, so they take the parent's (its log file and stderr level)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if logging_setup is not None:
+        logging_setup.apply()
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def worker_engine() -> FaceEngine:
@@ -122,7 +138,8 @@ class WorkerPool:
 
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
-                                   self._initializer, self._initargs)
+                                   _start_worker,
+                                   (LogSetup.current(), self._initializer, self._initargs))
 
     def __enter__(self) -> WorkerPool:
         return self

@@ -102,8 +102,11 @@ def run_gui(case: Path | None = None, gallery: Path | None = None,
         raise HomewardError("There is no display to open the window on.",
                             "run it in a desktop session, or use the homeward commands "
                             "(`homeward gui --screenshot DIR` renders the pages offscreen)")
+    from desktop.ui.dialogs import show_unexpected_errors
+
     app = create_application()
     window = build_window(case, gallery)
+    show_unexpected_errors(window)
     window.show()
     if screenshot_dir is not None:
         for path in save_screenshots(window, screenshot_dir):

@@ -5,6 +5,7 @@ texts carry names, paths and error details, so they are always plain text."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -67,3 +68,18 @@ def attempt(parent: QWidget, action: Callable[[], T]) -> T | None:
     except OSError as exc:
         show_failure(parent, Failure("The file system refused this action.", str(exc)))
     return None
+
+
+def show_unexpected_errors(parent: QWidget) -> None:
+    """An error no code caught in the GUI thread (a slot's bug): its traceback goes to the
+    log file and the user sees the error dialog naming that file, instead of a traceback on
+    a console nobody reads."""
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: object) -> None:
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: Python's own way
+            sys.__excepthook__(kind, exc, tb)  # type: ignore[arg-type]
+            return
+        log.critical("unexpected error in the window", exc_info=exc)
+        show_failure(parent, failure_of(exc))
+
+    sys.excepthook = hook

@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop.errors import Cancelled, HomewardError
+from desktop.logfile import LogSetup
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ def failure_of(exc: BaseException) -> Failure:
     text = "".join(traceback.format_exception(exc))
     if isinstance(exc, HomewardError):
         return Failure(exc.message, exc.detail, text)
+    setup = LogSetup.current()  # the running command's (its traceback is logged there)
+    where = f"\nIts details are in the log file {setup.file}" if setup and setup.file else ""
     return Failure("An unexpected error stopped this task; nothing already saved was lost.",
-                   f"{type(exc).__name__}: {exc}", text)
+                   f"{type(exc).__name__}: {exc}{where}", text)
 
 
 class _TaskThread(QThread):
