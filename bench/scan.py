@@ -1,12 +1,15 @@
 """Scan throughput: `homeward scan` against a naive single-process loop, same files, same pack.
 
     .venv/bin/python bench/scan.py [--files 5000] [--pack shared_s] [--workers N] [--batched]
+                                   [--hashset 1000000]
 The seized folder is generated from ../shared/facedata photos; each copy gets a unique
 trailer after its JPEG end marker, so every file is distinct (no deduplication advantage)
 yet decodes to the same pixels. The naive loop reads, decodes, detects, embeds and compares
 one image at a time, first as insightface documents it (the baseline), then on Homeward's
 own engine (to isolate what parallel workers add); the scan also hashes (SHA-256 + MD5) and
-records every file in case.db.
+records every file in case.db. `--hashset N` scans once more with a known-file hash set of N
+random SHA-256 values imported (every file is looked up; none is found): the cost of the
+lookups, side by side with the plain scan.
 """
 
 from __future__ import annotations
@@ -75,6 +78,17 @@ def naive_homeward(paths: list[Path], pack, gallery_vectors: np.ndarray,
     return time.perf_counter() - start
 
 
+def import_hashes(path: Path, count: int) -> None:
+    from desktop.hashsets.importers import import_file
+
+    rng = np.random.default_rng(0)
+    with open(path, "w") as out:
+        for start in range(0, count, 100_000):
+            block = rng.integers(0, 256, (min(100_000, count - start), 32), np.uint8)
+            out.write("".join(row.tobytes().hex() + "\n" for row in block))
+    import_file(path, kind="list", name="bench")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=5000)
@@ -83,6 +97,7 @@ def main() -> None:
     parser.add_argument("--batched", action="store_true",
                         help="also time the GPU's pipeline (decode workers feeding one engine "
                              "in batches) on whatever provider is in use")
+    parser.add_argument("--hashset", type=int, help="also scan with a hash set of this many hashes")
     args = parser.parse_args()
     os.environ.setdefault("HOMEWARD_DATA_DIR", tempfile.mkdtemp(prefix="homeward-bench-"))
 
@@ -118,9 +133,14 @@ def main() -> None:
                 paths, pack, vectors, person_ids)))
         scans = []
         for name, batched in (("homeward scan (+hashing, case.db)", None),
-                              ("scan, batched pipeline", True)):
-            if batched and not args.batched:
+                              ("scan, batched pipeline", True),
+                              (f"scan with a {args.hashset or 0}-hash set", None)):
+            if (batched and not args.batched) or ("hash set" in name and not args.hashset):
                 continue
+            if "hash set" in name:
+                started = time.perf_counter()
+                import_hashes(work / "hashes.txt", args.hashset)
+                print(f"hash set of {args.hashset} imported in {time.perf_counter() - started:.1f} s")
             case = Case.create(work / f"case-{len(scans)}", CaseInfo(
                 "bench", "bench", str(work / "source"), str(work / "gallery.db"), pack.id,
                 pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, ""))

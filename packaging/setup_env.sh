@@ -8,6 +8,18 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 INSIGHTFACE_VERSION=2.1
 
+# Debian tools the tests build evidence with (file system images, E01, The Sleuth Kit's own
+# listing as ground truth); installed when this runs as root on a Debian-like machine (CI).
+if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    missing=""
+    for tool in mkfs.ext4:e2fsprogs mkfs.vfat:dosfstools mcopy:mtools ewfacquire:ewf-tools \
+                fls:sleuthkit sfdisk:fdisk; do
+        command -v "${tool%%:*}" > /dev/null || missing="$missing ${tool#*:}"
+    done
+    if [ -n "$missing" ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing > /dev/null
+    fi
+fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'

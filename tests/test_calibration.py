@@ -142,7 +142,7 @@ def test_calibrate_records_the_threshold_and_new_cases_use_it(tmp_path, own_pack
 
     Gallery.create(tmp_path / "g.db").close()
     (tmp_path / "seized").mkdir()
-    case = open_case_for(ScanRequest(tmp_path / "seized", tmp_path / "case", tmp_path / "g.db",
+    case = open_case_for(ScanRequest((tmp_path / "seized",), tmp_path / "case", tmp_path / "g.db",
                                      "Examiner"), pack)
     try:
         assert case.info.match_threshold == calibration.threshold

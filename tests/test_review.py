@@ -105,14 +105,14 @@ def test_audit_trail_detects_tampering(scanned, tmp_path, sql, finding):
     case, *_ = scanned
     decide(case.db, [top_hits(case)[0]["hit_id"]], "confirm", "Alice")
     actions = [r["action"] for r in case.db.query("SELECT action FROM audit ORDER BY seq")]
-    assert actions[:3] == ["case created", "scan started", "files listed"]
+    assert actions[:4] == ["case created", "source added", "scan started", "files listed"]
     assert "scan finished" in actions and actions[-1] == "decision"
     intact = audit_verify(case.folder)
     assert intact.returncode == 0 and "intact" in intact.stdout
     head = audit.verify(case.db).head
     assert head in intact.stdout
     broken = audit_verify(tampered_copy(case, tmp_path, sql))
-    assert broken.returncode == 1
+    assert broken.returncode == 3
     assert finding in broken.stderr, broken.stderr
 
 

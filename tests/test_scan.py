@@ -134,7 +134,7 @@ def test_scan_identifies_gallery_people_and_leaves_strangers_alone(seized):
     base, expected = seized
     before = fingerprint_tree(base / "source")
     done = homeward(*scan_args(base, "case"))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # finished, with per-file problems (broken.jpg)
     assert fingerprint_tree(base / "source") == before  # evidence untouched
     case = Case.open(base / "case")
     hits = list_hits(case.db)
@@ -185,7 +185,7 @@ def test_scan_identifies_gallery_people_and_leaves_strangers_alone(seized):
 
 def test_rescan_adds_only_new_files_and_keeps_hits(seized):
     base, _ = seized
-    assert homeward(*scan_args(base, "case2")).returncode == 0
+    assert homeward(*scan_args(base, "case2")).returncode == 1
     case = Case.open(base / "case2")
     hits_before = [(h["hit_id"], h["person_id"], h["path"]) for h in list_hits(case.db)]
     faces_before = next(case.db.query("SELECT COUNT(*) AS n FROM faces"))["n"]
@@ -221,7 +221,7 @@ def counts(db_path: Path) -> tuple[int, int]:
 
 def test_sigkill_mid_scan_then_resume_loses_nothing_and_doubles_nothing(seized):
     base, _ = seized
-    assert homeward(*scan_args(base, "reference")).returncode == 0
+    assert homeward(*scan_args(base, "reference")).returncode == 1
     reference = Case.open(base / "reference")
     want = {r["sha256"]: r["n"] for r in reference.db.query(
         "SELECT c.sha256, COUNT(f.id) AS n FROM contents c LEFT JOIN faces f "
@@ -237,7 +237,7 @@ def test_sigkill_mid_scan_then_resume_loses_nothing_and_doubles_nothing(seized):
     partial = counts(base / "killed" / "case.db")[0]
     assert 8 <= partial < len(want), "the kill must land in the middle of the scan"
     resumed = homeward(*scan_args(base, "killed"))
-    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.returncode == 1, resumed.stderr
     killed = Case.open(base / "killed")
     got = {r["sha256"]: r["n"] for r in killed.db.query(
         "SELECT c.sha256, COUNT(f.id) AS n FROM contents c LEFT JOIN faces f "

@@ -71,7 +71,9 @@ def test_pause_holds_work_and_cancel_leaves_a_resumable_case(small_case):
     assert done < 40
     statuses = [r["status"] for r in case.db.query("SELECT status FROM scans")]
     assert statuses == ["cancelled"]
-    assert seen[0].stage == "hashing" and all(p.total for p in seen)
+    # Listing a source has no total to show (an image's file count is known once listed).
+    assert seen[0].stage == "listing" and seen[1].stage == "hashing"
+    assert all(p.total for p in seen if p.stage != "listing")
     summary = ScanJob(case, pack, gallery, options=EngineOptions(), workers=1).run()
     assert processed(case) == 40 and summary.new_contents == 40 - done
 

@@ -117,7 +117,7 @@ def test_every_tamper_is_named_and_no_report_is_made(reviewed, tmp_path, tamper)
     sql, finding = TAMPERS[tamper]
     copy = attacked(reviewed, tmp_path, sql)
     done = homeward("audit", "verify", "--case", str(copy))
-    assert done.returncode == 1, done.stdout
+    assert done.returncode == 3, done.stdout
     assert finding in done.stderr, done.stderr
     out = tmp_path / "report.html"
     refused = homeward("report", "--case", str(copy), "--format", "html", "--out", str(out))
@@ -146,7 +146,7 @@ def test_truncation_is_caught_by_an_expected_head(reviewed, tmp_path):
     copy = _cut_last_decision(reviewed, tmp_path)
     assert homeward("audit", "verify", "--case", str(copy)).returncode == 0  # the chain's limit
     done = homeward("audit", "verify", "--case", str(copy), "--expect-head", head)
-    assert done.returncode == 1 and f"expected head {head} is not in this chain" in done.stderr
+    assert done.returncode == 3 and f"expected head {head} is not in this chain" in done.stderr
     assert homeward("audit", "verify", "--case", str(reviewed), "--expect-head",
                     head).returncode == 0
     bad = homeward("audit", "verify", "--case", str(reviewed), "--expect-head", "xyz")
@@ -189,7 +189,7 @@ def test_a_forged_chain_is_caught_by_the_head_an_export_recorded(reviewed, tmp_p
     assert homeward("audit", "verify", "--case", str(forged_unexported)).returncode == 0
     # ...but not against a head quoted earlier.
     assert homeward("audit", "verify", "--case", str(forged_unexported), "--expect-head",
-                    head_before).returncode == 1
+                    head_before).returncode == 3
     # Once a report is exported, the workstation keeps its head outside the case.
     out = tmp_path / "r.html"
     assert homeward("report", "--case", str(work), "--format", "html", "--out",
@@ -202,7 +202,7 @@ def test_a_forged_chain_is_caught_by_the_head_an_export_recorded(reviewed, tmp_p
     for attack in (_forge, _cut_last_decision):
         copy = attack(work, tmp_path / attack.__name__)
         done = homeward("audit", "verify", "--case", str(copy))
-        assert done.returncode == 1, attack.__name__
+        assert done.returncode == 3, attack.__name__
         assert "a report exported from this case recorded head" in done.stderr
         assert homeward("report", "--case", str(copy), "--format", "csv", "--out",
                         str(tmp_path / "x.csv")).returncode != 0
@@ -265,10 +265,52 @@ def test_a_case_written_before_the_sealed_record_is_sealed_as_found_when_upgrade
     case = Case.open(folder)
     try:
         assert case.info.case_id and case.info.gallery_id is None
-        assert [r["action"] for r in case.db.query("SELECT action FROM audit")] == ["record sealed"]
+        assert [r["action"] for r in case.db.query("SELECT action FROM audit")] == [
+            "record sealed", "record upgraded"]
         assert verify_case(case.db).ok
         assert [h["person_name"] for h in review_items(case.db)] == ["P"]  # legacy hits count
     finally:
         case.close()
     copy = attacked(folder, tmp_path, "UPDATE hits SET score = 0.99;")
-    assert homeward("audit", "verify", "--case", str(copy)).returncode == 1
+    assert homeward("audit", "verify", "--case", str(copy)).returncode == 3
+
+
+def test_an_upgrade_seals_again_only_the_rows_that_matched_their_seals(tmp_path):
+    """Schema 4 adds columns to files and contents, which changes every row's digest: the
+    upgrade seals them again, but a row edited behind Homeward's back before the upgrade
+    must stay named by verification (re-sealing it would launder the edit)."""
+    from desktop.storage.case_schema import CASE_APPLICATION_ID, MIGRATIONS
+    from desktop.storage.database import open_database
+    from desktop.storage.record import sealed, verify_case
+
+    folder = tmp_path / "v3"
+    folder.mkdir()
+    old = open_database(folder / "case.db", MIGRATIONS[:3], "case",
+                        application_id=CASE_APPLICATION_ID, create=True)
+    with sealed(old, "E", "case created") as seal:
+        for key, value in (("case_number", "V3-1"), ("examiner", "E"), ("source_root", "/x"),
+                           ("gallery", ""), ("pack_id", "p"), ("model_hashes", {}),
+                           ("match_threshold", 0.3), ("fps", 2.0), ("created_at", "2025"),
+                           ("case_id", "c0ffee")):
+            old.execute("INSERT INTO case_info (key, value) VALUES (?, ?)", [key, json.dumps(value)])
+        seal.wrote("case_info", ["case_number", "examiner", "source_root", "gallery", "pack_id",
+                                 "model_hashes", "match_threshold", "fps", "created_at", "case_id"])
+    with sealed(old, "E", "file hashed") as seal:
+        for n in (1, 2):
+            old.execute("INSERT INTO contents (sha256, md5, size, kind, format) VALUES (?, 'm', 1, "
+                        "'image', 'JPEG')", [f"sha{n}"])
+            old.execute("INSERT INTO files (path_bytes, rel_path, size, content_id, seen_at) "
+                        "VALUES (?, ?, 1, ?, '2025')", [f"p{n}".encode(), f"p{n}", n])
+        seal.wrote("contents", [1, 2])
+        seal.wrote("files", [1, 2])
+    assert verify_case(old).ok
+    old.execute("UPDATE contents SET md5 = 'forged' WHERE id = 2")  # behind Homeward's back
+    old.conn.close()
+    case = Case.open(folder)
+    try:
+        problems = verify_case(case.db).problems
+        assert problems == ["contents row 2: differs from what audit row 2 sealed (edited)"]
+        (source,) = case.db.query("SELECT label, kind, path FROM sources")
+        assert source == {"label": "x", "kind": "folder", "path": "/x"}
+    finally:
+        case.close()

@@ -48,7 +48,7 @@ def _new_case(win, tmp_path: Path, gallery: Path, source: Path, pack_id: str) ->
     page.new_folder.set_path(tmp_path / "new-case")
     page.new_number.setText("2026/UI-7")
     page.new_examiner.setText("Examiner Grace")
-    page.new_source.set_path(source)
+    page.new_source.add_paths([source])
     page.new_gallery.set_path(gallery)
     page.new_pack.refresh(pack_id)
     page.create_case()
@@ -254,5 +254,5 @@ def test_gui_without_a_display_says_so_instead_of_aborting(isolated_data_dir):
                             text=True, timeout=60, cwd=REPO,
                             env={"HOMEWARD_DATA_DIR": str(isolated_data_dir),
                                  "PATH": "/usr/bin:/bin"})
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "no display" in result.stderr

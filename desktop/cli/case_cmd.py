@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from desktop.errors import InvalidArguments
-from desktop.review.overview import case_overview, problem_files
+from desktop.review.overview import case_overview, problem_files, source_summary
 from desktop.scan.case import Case
 
 
@@ -19,7 +19,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     verbs = case.add_subparsers(dest="verb", required=True, metavar="VERB")
     show = verbs.add_parser("show", help="case data, files by status, hits by verdict, scans")
     show.add_argument("--case", type=Path, required=True)
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--format", choices=["json", "table"], default="table")
+    show.add_argument("--json", action="store_const", const="json", dest="format",
+                      help="the same as --format json")
     show.set_defaults(handler=run_show)
     settings = verbs.add_parser("set", help="change the match threshold (faces are matched "
                                 "again) or the frame rate for videos not analysed yet; audited")
@@ -43,7 +45,7 @@ def run_show(args: argparse.Namespace) -> int:
         problems = problem_files(case.db)
     finally:
         case.close()
-    if args.json:
+    if args.format == "json":
         data = {**asdict(overview), "problem_files": problems,
                 "last_scan_interrupted": overview.last_scan_interrupted}
         print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -51,6 +53,12 @@ def run_show(args: argparse.Namespace) -> int:
     for key, value in asdict(overview.info).items():
         print(f"{key:>16}: {value}")
     print("           files: " + ", ".join(f"{k} {v}" for k, v in overview.files_by_status.items()))
+    for source in overview.sources:
+        print(f"          source: {source_summary(source)}")
+    for known in overview.known:
+        what = "PRIORITY, " if known["priority"] else "ignorable, " if known["ignorable"] else ""
+        print(f"      known file: {known['contents']} in {known['set_name']} "
+              f"v{known['set_version']} ({what}{known['label']})")
     print(f"           faces: {overview.faces} ({overview.tracks} video tracks)")
     print(f"            hits: {overview.hits} (" + ", ".join(
         f"{k} {v}" for k, v in overview.verdicts.items()) + ")")

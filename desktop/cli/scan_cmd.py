@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop.scan.case import Case
+from desktop.sources.base import ARCHIVE_DEPTH
+
+if TYPE_CHECKING:
+    from desktop.cli.progress import ProgressDisplay
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     scan = commands.add_parser("scan", help="scan a seized folder: faces, people, and hits "
                                "against the gallery when there is one")
-    scan.add_argument("source", type=Path, help="the seized folder (only ever read)")
+    scan.add_argument("source", type=Path, nargs="+",
+                      help="seized evidence, only ever read: folders, zip, tar(.gz), UFDR, raw "
+                      "disk images, E01 (first segment); recognised by content")
     scan.add_argument("--case", type=Path, required=True, help="case folder (created if new)")
     scan.add_argument("--gallery", type=Path,
                       help="missing persons to match (default: the case's; none: no hits)")
@@ -25,7 +36,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     scan.add_argument("--provider", choices=["auto", "cpu", "cuda"], default="auto")
     scan.add_argument("--case-number", help="for a new case (default: the folder's name)")
     scan.add_argument("--examiner", default=getpass.getuser(), help="for a new case")
-    scan.add_argument("--quiet", action="store_true", help="no progress lines")
+    scan.add_argument("--archive-depth", type=int, default=ARCHIVE_DEPTH,
+                      help="open archives inside containers this deep (0: never; default "
+                      f"{ARCHIVE_DEPTH})")
+    scan.add_argument("--analyse-known", action="store_true",
+                      help="analyse faces in files a hash set marks as ignorable (NSRL, VICS "
+                      "non-pertinent); by default they are counted and skipped")
+    scan.add_argument("--quiet", action="store_true", help="no progress display")
     scan.set_defaults(handler=run_scan)
     hits = commands.add_parser("hits", help="list a case's candidate hits")
     hits.add_argument("--case", type=Path, required=True)
@@ -33,29 +50,39 @@ def register(commands: argparse._SubParsersAction) -> None:
     hits.set_defaults(handler=run_hits)
 
 
+PROBLEM_STATUSES = frozenset({"unreadable", "corrupt", "refused"})  # a file that could not be examined;
+# "no_face" and "unsupported" are findings about the file, not problems with it
+
+
 def run_scan(args: argparse.Namespace) -> int:
+    """Exit 0, or 1 when some of the case's files could not be examined; Ctrl-C cancels
+    the scan cleanly (it resumes when run again) and exits 130."""
+    from desktop.cli.progress import ProgressDisplay
     from desktop.engine.providers import runtime_report
-    from desktop.scan.job import Progress
+    from desktop.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, Cancelled
     from desktop.scan.start import ScanRequest, prepare_scan
 
-    def show(p: Progress) -> None:
-        if args.quiet:
-            return
-        eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""
-        print(f"\r{p.stage}: {p.done}/{p.total} ({p.rate:.1f}/s{eta}), faces {p.faces}   ",
-              end="\n" if p.stage == "done" else "", file=sys.stderr, flush=True)
-
+    display = ProgressDisplay(quiet=args.quiet)
+    cancel = threading.Event()
     job = prepare_scan(ScanRequest(
-        source=args.source, case_dir=args.case, gallery=args.gallery, examiner=args.examiner,
+        sources=tuple(args.source), case_dir=args.case, gallery=args.gallery, examiner=args.examiner,
         pack=args.pack, fps=args.fps, threshold=args.threshold, workers=args.workers,
-        provider=args.provider, case_number=args.case_number), on_progress=show)
+        provider=args.provider, case_number=args.case_number, archive_depth=args.archive_depth,
+        analyse_known=args.analyse_known), on_progress=display, cancel=cancel)
     info = job.case.info
     print(f"case {info.case_number}: pack {job.pack.id}, threshold "
           f"{info.match_threshold:.3f}; {runtime_report(args.provider).lines()[-1]}",
           file=sys.stderr)
     try:
-        summary = job.run()
+        with _ctrl_c_cancels(cancel, display):
+            summary = job.run()
+    except Cancelled:
+        if not cancel.is_set():
+            raise
+        display.say("interrupted; run the same command again to resume")
+        return EXIT_INTERRUPTED
     finally:
+        display.close()
         job.case.close()
         if job.gallery is not None:
             job.gallery.close()
@@ -64,7 +91,29 @@ def run_scan(args: argparse.Namespace) -> int:
     print(f"scan {summary.scan_id}: {summary.files} files ({statuses}); "
           f"{summary.new_contents} analysed now, {summary.faces} faces in the case, "
           f"{summary.new_hits} new hits; {summary.seconds:.1f} s")
-    return 0
+    problems = sum(n for status, n in summary.status_counts.items() if status in PROBLEM_STATUSES)
+    if problems:
+        print(f"{problems} file(s) could not be examined (unreadable, corrupt or refused); "
+              "`homeward case show --case DIR` lists them", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+@contextmanager
+def _ctrl_c_cancels(cancel: threading.Event, display: ProgressDisplay) -> Iterator[None]:
+    """While the scan runs, Ctrl-C cancels it: the job stops between files and records the
+    scan as cancelled, so the next run resumes. A second Ctrl-C stops at once."""
+
+    def first(_signum: int, _frame: object) -> None:
+        cancel.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        display.say("stopping after the files in progress (Ctrl-C again to stop at once)")
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _report_links(args: argparse.Namespace) -> None:

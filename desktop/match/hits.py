@@ -137,12 +137,28 @@ def list_hits(db: sqlite_utils.Database) -> list[dict]:
         "JOIN faces f ON f.id = h.face_id JOIN contents c ON c.id = f.content_id "
         f"WHERE {CURRENT_HITS} ORDER BY h.score DESC, h.id"))
     paths: dict[int, list[str]] = defaultdict(list)
-    for row in db.query("SELECT content_id, rel_path FROM files WHERE content_id IS NOT NULL "
-                        "ORDER BY id"):
+    locations: dict[int, list[str]] = defaultdict(list)
+    sources: dict[int, list[str]] = defaultdict(list)
+    for row in db.query("SELECT f.content_id, f.rel_path, s.label FROM files f JOIN sources s "
+                        "ON s.id = f.source_id WHERE f.content_id IS NOT NULL ORDER BY f.id"):
         paths[row["content_id"]].append(row["rel_path"])
+        sources[row["content_id"]].append(row["label"])
+        locations[row["content_id"]].append(f"{row['label']} : {row['rel_path']}")
+    known: dict[int, list[dict]] = defaultdict(list)
+    for row in db.query("SELECT content_id, set_name, set_version, category, label, priority "
+                        "FROM known_files ORDER BY priority DESC, id"):
+        known[row.pop("content_id")].append(row)
     for row in rows:
         row["box"] = json.loads(row["box"])
         row["flags"] = json.loads(row["flags"])
-        row["paths"] = paths[row.pop("content_id")]
+        content_id = row["content_id"]
+        # In a known-file hash set: shown to the reviewer; known victim material first.
+        row["known"] = [f"{k['set_name']} v{k['set_version']}: {k['label']}" for k in known[content_id]]
+        row["known_categories"] = [k["category"] for k in known[content_id]]
+        row["priority"] = any(k["priority"] for k in known[content_id])
+        # `paths`: inside their sources, as a folder scan always gave them; `locations`:
+        # "source label : path inside", what a case of several sources needs to be read.
+        row["paths"], row["locations"] = paths[content_id], locations[content_id]
         row["path"] = row["paths"][0] if row["paths"] else None
+        row["source"] = sources[content_id][0] if sources[content_id] else None
     return rows

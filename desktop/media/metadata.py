@@ -9,6 +9,7 @@ editors rewrite it on every save.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import numbers
@@ -16,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar
+from typing import Any, BinaryIO, TypedDict, TypeVar
 
 from PIL import Image
 
@@ -58,13 +59,30 @@ class ImageMetadata(TypedDict):
 
 def image_metadata(path: Path | str) -> ImageMetadata:
     """EXIF leads of the image at ``path``; every field None when absent, malformed or unreadable."""
-    meta = ImageMetadata(date_taken=None, make=None, model=None, gps_latitude=None,
+    try:
+        with open_readonly(Path(path)) as handle:
+            return _metadata(handle, str(path))
+    except Exception as e:
+        log.debug("no metadata from %s: %s: %s", path, type(e).__name__, e)
+        return _nothing()
+
+
+def image_metadata_bytes(data: bytes, name: str) -> ImageMetadata:
+    """EXIF leads of an image already read (from any source)."""
+    return _metadata(io.BytesIO(data), name)
+
+
+def _nothing() -> ImageMetadata:
+    return ImageMetadata(date_taken=None, make=None, model=None, gps_latitude=None,
                          gps_longitude=None, orientation=None)
-    name = str(path)
+
+
+def _metadata(handle: BinaryIO, name: str) -> ImageMetadata:
+    meta = _nothing()
     Image.init()  # idempotent; registers every plugin so the format filter below can name them
     formats = tuple(f for f in _EXIF_FORMATS if f in Image.OPEN)
     try:
-        with open_readonly(Path(path)) as handle, Image.open(handle, formats=formats) as image:
+        with Image.open(handle, formats=formats) as image:
             exif = image.getexif()
             ifd0: Mapping[int, Any] = dict(exif)
             exif_ifd = _safely(lambda: exif.get_ifd(EXIF_IFD), {}, "Exif IFD", name)

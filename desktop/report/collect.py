@@ -6,13 +6,15 @@ hash of a broken chain would vouch for records that may have been altered.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.engine.pack_store import resolve_pack
 from desktop.errors import HomewardError
+from desktop.hashing import CHUNK
 from desktop.people.case_people import list_clusters
 from desktop.people.lab_index import (
     CaseEntry,
@@ -26,8 +28,11 @@ from desktop.report.references import Reference, references
 from desktop.review.queue import review_items
 from desktop.scan.case import Case, CaseInfo
 from desktop.scan.derived import crop_path, thumbnail_path
+from desktop.scan.sources import file_stream
 from desktop.storage.database import utc_now
 from desktop.storage.record import verify_case
+
+log = logging.getLogger(__name__)
 
 
 class ReportError(HomewardError):
@@ -46,9 +51,13 @@ class ReportHit:
     pack_id: str
     model_hashes: dict[str, str]
     flags: list[str]
-    paths: list[str]  # relative to the source root, as displayed
-    path_bytes: list[bytes]  # the same paths as the file system names them
+    known: list[str]  # "set vN: category" of each known-file hash set the content is in
+    known_categories: list[str]  # their category keys ("projectvic:1", "nsrl"...)
+    paths: list[str]  # inside their sources, as displayed
+    locations: list[str]  # "source label : path inside"
+    file_ids: list[int]  # the case's files with this content, to read one again
     sha256: str
+    sha1: str | None  # recorded by scans since schema 4
     md5: str
     size: int
     kind: str
@@ -109,11 +118,25 @@ class ReportData:
         return {"confirmed": len(self.confirmed), "unsure": len(self.unsure),
                 "pending": len(self.pending), "rejected": len(self.rejected)}
 
-    def source_file(self, hit: ReportHit) -> bytes | None:
-        """The first path of the hit's content under the source root, as bytes (any name)."""
-        if not hit.path_bytes:
-            return None
-        return os.path.join(os.fsencode(self.info.source_root), hit.path_bytes[0])
+
+def sha1_again(case: Case, file_ids: list[int], sha256: str) -> str | None:
+    """SHA-1 of a content a scan before schema 4 did not record it for (VICS lists SHA-1):
+    read from its source again, only if it still has the SHA-256 recorded at scan time."""
+    if not file_ids:
+        return None
+    hashers = {"sha1": hashlib.sha1(), "sha256": hashlib.sha256()}
+    try:
+        with file_stream(case.db, file_ids[0]) as handle:
+            while chunk := handle.read(CHUNK):
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+    except (OSError, HomewardError) as exc:
+        log.warning("no SHA1 for content %s: %s", sha256, exc)
+        return None
+    if hashers["sha256"].hexdigest() != sha256:
+        log.warning("no SHA1 for content %s: the file changed since the scan", sha256)
+        return None
+    return hashers["sha1"].hexdigest()
 
 
 def collect(case: Case, examiner: str | None = None) -> ReportData:
@@ -125,11 +148,11 @@ def collect(case: Case, examiner: str | None = None) -> ReportData:
                           "; ".join(chain.problems[:5]) + " (run `homeward audit verify`)")
     info = case.info
     contents = {r["sha256"]: r for r in case.db.query(
-        "SELECT id, sha256, size, metadata FROM contents")}
-    raw_paths: dict[int, list[bytes]] = {}
-    for row in case.db.query("SELECT content_id, path_bytes FROM files "
+        "SELECT id, sha256, sha1, size, metadata FROM contents")}
+    file_ids: dict[int, list[int]] = {}
+    for row in case.db.query("SELECT content_id, id FROM files "
                              "WHERE content_id IS NOT NULL ORDER BY id"):
-        raw_paths.setdefault(row["content_id"], []).append(bytes(row["path_bytes"]))
+        file_ids.setdefault(row["content_id"], []).append(row["id"])
     groups: dict[str, list[ReportHit]] = {"confirm": [], "unsure": [], "pending": [], "reject": []}
     items = review_items(case.db)
     refs = references(info, case.folder, {item["person_id"] for item in items})
@@ -141,8 +164,13 @@ def collect(case: Case, examiner: str | None = None) -> ReportData:
             person_name=item["person_name"], score=item["score"], rank=item["rank"],
             threshold=item["threshold"], pack_id=item["pack_id"],
             model_hashes=dict(info.model_hashes) if item["pack_id"] == info.pack_id else {},
-            flags=list(item["flags"]), paths=list(item["paths"]),
-            path_bytes=raw_paths.get(content["id"], []), sha256=item["sha256"], md5=item["md5"],
+            flags=list(item["flags"]), known=list(item["known"]),
+            known_categories=list(item["known_categories"]), paths=list(item["paths"]),
+            locations=list(item["locations"]), file_ids=file_ids.get(content["id"], []),
+            sha256=item["sha256"], md5=item["md5"],
+            sha1=content["sha1"] or (sha1_again(case, file_ids.get(content["id"], []),
+                                                item["sha256"]) if item["status"] == "confirm"
+                                     else None),
             size=content["size"], kind=item["kind"], date_taken=metadata.get("date_taken"),
             frame=item["frame"], timestamp=item["timestamp"], box=list(item["box"]),
             reviewer=item["reviewer"], decided_at=item["decided_at"], note=item["note"],

@@ -8,11 +8,12 @@ with case {"CaseID", "CaseNumber", "CaseMetadata": [{"CaseID", "PropertyName",
 "FilePath"}]}. The @odata.context is a name, never fetched.
 
 Only confirmed hits leave the tool this way: a pending candidate must not become a record in
-another system. Category is 0 (uncategorised): Homeward does not classify content.
+another system. Homeward does not classify content: Category is the Project VIC category of a
+hash set the file was found in at the scan (IsPrecategorized true), else 0 (uncategorised).
 Homeward's own data (person, score, reviewer, decision) goes in "Comments", a free-text field
 that VICS consumers show or ignore, as the line "Homeward: " + JSON (see `COMMENT_PREFIX`).
-The case stores SHA-256 and MD5 only; SHA1 is computed from the source file now, read only,
-and left null (logged) when the file is gone or no longer has the scanned size and SHA-256.
+SHA1 is the one the scan recorded (for a case scanned before scans recorded it, see
+collect.sha1_again).
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ import logging
 import os
 from collections import defaultdict
 
-from desktop.hashing import file_digests
 from desktop.report.collect import ReportData, ReportHit
 from desktop.report.html import calibration_text
-from desktop.sources.opener import EvidenceRefused
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +34,10 @@ UNCATEGORIZED = 0
 MIME = {"image": "image", "video": "video"}
 
 
-def source_sha1(data: ReportData, hit: ReportHit) -> str | None:
-    """SHA1 of the hit's source file, only if it still has the size and SHA-256 recorded at
-    scan time; read through the evidence opener, so the export leaves its access time alone."""
-    path = data.source_file(hit)
-    if path is None:
-        return None
-    try:
-        digests = file_digests(path, "sha1", "sha256", expected_size=hit.size)
-    except (OSError, EvidenceRefused) as exc:
-        log.warning("no SHA1 for %r: %s", path, exc)
-        return None
-    if digests["sha256"] != hit.sha256:
-        log.warning("no SHA1 for %r: the file changed since the scan", path)
-        return None
-    return digests["sha1"].upper()
-
-
 def _media(data: ReportData, media_id: int, hits: list[ReportHit]) -> dict:
     first = hits[0]
+    category = next((int(key.split(":")[1]) for key in first.known_categories
+                     if key.startswith("projectvic:") and key.split(":")[1].isdigit()), None)
     comment = {"identifications": [{
         "person_name": h.person_name, "person_id": h.person_id, "hit_id": h.hit_id,
         "score": round(h.score, 6), "rank": h.rank, "threshold": h.threshold,
@@ -66,11 +50,12 @@ def _media(data: ReportData, media_id: int, hits: list[ReportHit]) -> dict:
     exifs = [{"MD5": first.md5.upper(), "PropertyName": "DateTimeOriginal",
               "PropertyValue": first.date_taken}] if first.date_taken else []
     return {
-        "MediaID": media_id, "Category": UNCATEGORIZED, "MD5": first.md5.upper(),
-        "SHA1": source_sha1(data, first), "MediaSize": first.size,
+        "MediaID": media_id, "Category": category if category is not None else UNCATEGORIZED,
+        "MD5": first.md5.upper(),
+        "SHA1": first.sha1.upper() if first.sha1 else None, "MediaSize": first.size,
         "MimeType": MIME.get(first.kind, first.kind),
         "RelativeFilePath": first.paths[0] if first.paths else None,
-        "DateUpdated": data.generated_at, "IsPrecategorized": False,
+        "DateUpdated": data.generated_at, "IsPrecategorized": category is not None,
         "Comments": COMMENT_PREFIX + json.dumps(comment, ensure_ascii=False, sort_keys=True),
         "Exifs": exifs, "MediaFiles": files}
 

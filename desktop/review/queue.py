@@ -6,6 +6,7 @@ import sqlite_utils
 
 from desktop.match.hits import CURRENT_HITS, list_hits
 from desktop.review.decisions import Decision, current_verdicts
+from desktop.review.duplicates import near_duplicates
 
 PENDING = "pending"
 
@@ -26,8 +27,13 @@ def review_items(db: sqlite_utils.Database, *, status: str | None = None,
              for o in by_face[hit["face_id"]] if o["hit_id"] != hit["hit_id"]),
             key=lambda o: o["rank"])
         with_decision(hit, verdicts.get(hit["hit_id"]))
+    # A confirmed image's resized or recompressed copies, named beside it.
+    copies = near_duplicates(db, {h["content_id"] for h in hits if h["status"] == "confirm"})
+    for hit in hits:
+        hit["near_duplicates"] = copies.get(hit["content_id"], []) if hit["status"] == "confirm" else []
     items = filter_items(hits, status=status, person_id=person_id, min_score=min_score)
-    items.sort(key=lambda h: (h["status"] != PENDING, -h["score"], h["hit_id"]))
+    # Pending first, known victim material (a hash set's priority category) first among them.
+    items.sort(key=lambda h: (h["status"] != PENDING, not h["priority"], -h["score"], h["hit_id"]))
     return items
 
 

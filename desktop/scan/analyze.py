@@ -1,89 +1,125 @@
-"""Running the face engine over many image files: parallel on CPU, batched on GPU.
+"""The one analysis path: files of any source read, decoded, their faces found and embedded.
 
-On the CPU, worker processes (see workers.py) take whole images: decode, detect, align,
-embed. On a GPU, one process owns the sessions and batches faces of many images, while
-threads decode the next images.
+Every consumer goes through `Analysis`: a scan, `homeward embed`, gallery imports, `models
+evaluate` and `calibrate`, a search photo, the demo. How the work runs is decided here once:
+on the CPU, engine workers each decode and infer (one process per core); on a GPU (or when
+`batched` is asked for, to measure it), decode workers feed this process's engine in batches
+of images; with one worker, all of it in this process. `held` holds new work back (a pause),
+`stop` drops what is queued (a cancel).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 from desktop.engine.engine import EngineOptions, FaceEngine
 from desktop.engine.pack_store import InstalledPack, require_intact, resolve_pack
-from desktop.engine.types import ImageResult
-from desktop.errors import HomewardError
+from desktop.engine.types import Face, ImageResult
 from desktop.gallery.imports import Analyze, PackInfo
-from desktop.media.decode import DecodedImage, load_image
-from desktop.scan.workers import default_workers, engine_pool, runs_on_gpu, worker_engine
-
-log = logging.getLogger(__name__)
-
-GPU_IMAGES_PER_BATCH = 16
-
-
-def _decode(path: Path) -> DecodedImage | ImageResult:
-    try:
-        return load_image(path)
-    except HomewardError as exc:
-        return ImageResult(path=str(path), error=exc.message, error_detail=exc.detail)
-    except Exception as exc:
-        log.exception("unexpected failure decoding %s", path)
-        return ImageResult(path=str(path), error="could not be decoded", error_detail=repr(exc))
+from desktop.scan.content import (
+    ContentOutcome,
+    ContentTask,
+    FileRef,
+    Fingerprint,
+    analyse_content,
+    fingerprint,
+)
+from desktop.scan.pipeline import BatchedAnalysis, decode_pool
+from desktop.scan.workers import default_workers, engine_pool, never, runs_on_gpu, use_engine
+from desktop.sources.base import FOLDER, SourceSpec
 
 
-def _result(path: Path, image: DecodedImage, faces) -> ImageResult:
-    return ImageResult(path=str(path), width=image.width, height=image.height, faces=faces)
+class Analysis:
+    """A context manager: the pools start on entry (the pack's files checked against their
+    hashes first, so a damaged model is named before any engine loads it) and stop on exit."""
+
+    def __init__(self, pack: InstalledPack, options: EngineOptions | None = None,
+                 workers: int | None = None, batched: bool | None = None,
+                 held: Callable[[], bool] = never, stop: Callable[[], bool] = never) -> None:
+        self.pack, self.options = pack, options or EngineOptions()
+        self.workers = workers or default_workers()
+        self.batched = runs_on_gpu(self.options) if batched is None else batched
+        self.held, self.stop = held, stop
+        self._stack = ExitStack()
+
+    def __enter__(self) -> Analysis:
+        require_intact(self.pack)
+        held, stop = self.held, self.stop
+        if self.batched:
+            pool = self._stack.enter_context(decode_pool(self.workers))
+            batches = BatchedAnalysis(FaceEngine(self.pack, self.options), pool, self.workers,
+                                      held=held, stop=stop)
+            self._stack.callback(batches.close)
+            self._fingerprint = lambda refs: pool.imap(fingerprint, refs, chunksize=4,
+                                                       ordered=False, held=held, stop=stop)
+            self._analyse = batches.run
+        elif self.workers == 1:
+            use_engine(FaceEngine(self.pack, self.options))
+            self._fingerprint = lambda refs: map(fingerprint, refs)
+            self._analyse = lambda tasks: map(analyse_content, tasks)
+        else:
+            pool = self._stack.enter_context(engine_pool(self.pack, self.options, self.workers))
+            self._fingerprint = lambda refs: pool.imap(fingerprint, refs, ordered=False,
+                                                       held=held, stop=stop)
+            self._analyse = lambda tasks: pool.imap(analyse_content, tasks, ordered=False,
+                                                    held=held, stop=stop)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stack.close()
+
+    def fingerprint(self, refs: Iterable[FileRef]) -> Iterator[Fingerprint]:
+        """Hashes and type of each file, in the order they finish."""
+        return self._fingerprint(refs)
+
+    def analyse(self, tasks: Iterable[ContentTask]) -> Iterator[ContentOutcome]:
+        """Faces of each content, in the order they finish."""
+        return self._analyse(tasks)
 
 
-def _analyze_decoded(engine: FaceEngine, path: Path, image: DecodedImage) -> ImageResult:
-    try:
-        return _result(path, image, engine.analyze([image.bgr])[0])
-    except Exception as exc:
-        log.exception("face engine failed on %s", path)
-        return ImageResult(path=str(path), width=image.width, height=image.height,
-                           error="face analysis failed", error_detail=repr(exc))
-
-
-def _analyze_one(path: Path) -> ImageResult:
-    decoded = _decode(path)
-    if isinstance(decoded, ImageResult):
-        return decoded
-    return _analyze_decoded(worker_engine(), path, decoded)
+def file_ref(path: Path) -> FileRef:
+    """A plain file outside any case (a gallery photo, a search photo), as a source entry."""
+    path = Path(path).absolute()
+    name = os.fsencode(path.name)
+    size = path.stat().st_size if path.is_file() else None
+    return FileRef(SourceSpec(FOLDER, str(path.parent)), (name, size), size, (0, name), str(path))
 
 
 def analyze_paths(paths: Iterable[Path], pack: InstalledPack, options: EngineOptions,
                   workers: int | None = None) -> Iterator[ImageResult]:
-    """ImageResults in input order; unreadable files become results with an error."""
-    workers = workers or default_workers()
-    if workers == 1 or runs_on_gpu(options):
-        yield from _analyze_in_process(paths, FaceEngine(pack, options), workers)
-        return
-    with engine_pool(pack, options, workers) as pool:
-        yield from pool.imap(_analyze_one, paths, chunksize=2)
+    """Image files through the scan's own analysis, as ImageResults in input order (nothing
+    is written: no case). Unreadable files become results with an error."""
+    listed = list(map(Path, paths))
+    tasks = (ContentTask(n, "", _ref_or_missing(path), "image", 0.0, 0.0, None)
+             for n, path in enumerate(listed))
+    waiting: dict[int, ContentOutcome] = {}
+    following = 0
+    with Analysis(pack, options, workers) as analysis:
+        for outcome in analysis.analyse(tasks):
+            waiting[outcome.content_id] = outcome
+            while following in waiting:
+                yield _image_result(listed[following], waiting.pop(following))
+                following += 1
 
 
-def _analyze_in_process(paths: Iterable[Path], engine: FaceEngine,
-                        decode_threads: int) -> Iterator[ImageResult]:
-    """One engine; images decoded ahead by threads and analysed in groups of images."""
-    path_iter = iter(paths)
-    with ThreadPoolExecutor(max(1, decode_threads)) as pool:
-        while chunk := list(islice(path_iter, GPU_IMAGES_PER_BATCH)):
-            decoded = list(pool.map(_decode, chunk))
-            good = [(p, d) for p, d in zip(chunk, decoded, strict=True)
-                    if not isinstance(d, ImageResult)]
-            try:
-                faces = engine.analyze([d.bgr for _, d in good])
-                analysed = {p: _result(p, d, f) for (p, d), f in zip(good, faces, strict=True)}
-            except Exception:
-                log.exception("face engine failed on a group; analysing one by one")
-                analysed = {p: _analyze_decoded(engine, p, d) for p, d in good}
-            for path, item in zip(chunk, decoded, strict=True):
-                yield item if isinstance(item, ImageResult) else analysed[path]
+def _ref_or_missing(path: Path) -> FileRef:
+    try:
+        return file_ref(path)
+    except OSError:  # gone or unreadable: the read in the worker reports why
+        name = os.fsencode(path.name)
+        return FileRef(SourceSpec(FOLDER, str(path.absolute().parent)), (name, None), None,
+                       (0, name), str(path))
+
+
+def _image_result(path: Path, outcome: ContentOutcome) -> ImageResult:
+    faces: list[Face] = [found.face for found in outcome.faces]
+    if outcome.status in ("ok", "no_face"):
+        return ImageResult(str(path), outcome.width or 0, outcome.height or 0, faces)
+    return ImageResult(str(path), error=outcome.reason or outcome.status,
+                       error_detail=str(path))
 
 
 def pack_analyzer(pack_id: str | None, provider: str = "auto",

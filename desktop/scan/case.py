@@ -87,6 +87,12 @@ class Case:
         return cls(folder, db)
 
     @property
+    def work_folder(self) -> Path:
+        """Where a scan keeps what it must decompress or copy to read evidence (a .tar.gz
+        decompressed once, a video inside a container while it is analysed)."""
+        return self.folder / "work"
+
+    @property
     def info(self) -> CaseInfo:
         values = {r["key"]: json.loads(r["value"]) for r in self.db.query("SELECT * FROM case_info")}
         return CaseInfo(**values)

@@ -7,24 +7,31 @@ raises for a bad file: its problem becomes a status and a reason.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from desktop.engine.types import Face
-from desktop.errors import HomewardError
-from desktop.hashing import file_digests
-from desktop.media.decode import DecodedImage, load_image
-from desktop.media.metadata import image_metadata
-from desktop.media.sniff import sniff
+from desktop.errors import HomewardError, UnreadableMedia
+from desktop.hashing import CHUNK
+from desktop.media.decode import MAX_FILE_BYTES, DecodedImage, decode_image_bytes
+from desktop.media.metadata import image_metadata_bytes
+from desktop.media.pdq import PerceptualHash, perceptual_hash
+from desktop.media.sniff import HEADER_BYTES, sniff_bytes
 from desktop.media.video import probe_video, sample_frames
 from desktop.scan.derived import save_crop, save_thumbnail
 from desktop.scan.tracks import FrameFaces, Tracker
 from desktop.scan.workers import worker_engine
+from desktop.sources.base import FOLDER, SourceSpec
+from desktop.sources.detect import open_entry
 
 log = logging.getLogger(__name__)
 
@@ -32,26 +39,59 @@ FRAMES_PER_BATCH = 8  # frames whose faces share one recognizer batch
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """One file of one source, as any process opens it (pickles; see desktop.sources)."""
+
+    spec: SourceSpec
+    locator: tuple
+    size: int | None
+    key: tuple[int, bytes]  # (source id, path inside it): the files row it is
+    name: str  # for messages and logs
+
+    def open(self) -> BinaryIO:
+        return open_entry(self.spec, self.locator)
+
+    def local_path(self) -> str | None:
+        """The file's own path when it is a plain file of a folder (video decoders need one)."""
+        if self.spec.kind == FOLDER and self.spec.within is None:
+            return os.fsdecode(os.path.join(os.fsencode(self.spec.path), self.locator[0]))
+        return None
+
+
+@dataclass(frozen=True)
 class Fingerprint:
-    path: bytes
+    key: tuple[int, bytes]
     sha256: str = ""
     md5: str = ""
+    sha1: str = ""
     size: int = 0
     kind: str = ""
     format: str = ""
     error: str | None = None
 
 
-def fingerprint(path: bytes) -> Fingerprint:
-    """SHA-256 and MD5 in one read, and the type by content, not by extension."""
+def fingerprint(ref: FileRef) -> Fingerprint:
+    """SHA-256, MD5 and SHA-1 in one read, and the type by content, not by extension."""
+    hashers = {name: hashlib.new(name) for name in ("sha256", "md5", "sha1")}
+    size, head = 0, b""
     try:
-        digests = file_digests(os.fsdecode(path), "sha256", "md5")
-        media = sniff(os.fsdecode(path))
-        return Fingerprint(path, digests["sha256"], digests["md5"], os.path.getsize(path),
-                           media.kind, media.format)
+        with ref.open() as handle:
+            while chunk := handle.read(CHUNK):
+                if not head:
+                    head = chunk[:HEADER_BYTES]
+                size += len(chunk)
+                for hasher in hashers.values():
+                    hasher.update(chunk)
     except (OSError, HomewardError) as exc:
         reason = exc.message if isinstance(exc, HomewardError) else (exc.strerror or str(exc))
-        return Fingerprint(path, error=f"cannot be read: {reason}")
+        return Fingerprint(ref.key, error=f"cannot be read: {reason}")
+    if ref.size is not None and size != ref.size:
+        return Fingerprint(ref.key, error=f"cannot be read: {size} bytes read, the source "
+                           f"lists {ref.size}")
+    media = sniff_bytes(head)
+    digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+    return Fingerprint(ref.key, digests["sha256"], digests["md5"], digests["sha1"], size,
+                       media.kind, media.format)
 
 
 @dataclass(frozen=True)
@@ -84,17 +124,18 @@ class ContentOutcome:
     metadata: dict = field(default_factory=dict)
     faces: list[FoundFace] = field(default_factory=list)
     tracks: list[FoundTrack] = field(default_factory=list)
+    pdq: PerceptualHash | None = None  # images only
 
 
 @dataclass(frozen=True)
 class ContentTask:
     content_id: int
     sha256: str
-    path: bytes
+    file: FileRef  # one of the files with this content
     kind: str
     fps: float
     track_similarity: float
-    case_folder: Path
+    case_folder: Path | None  # None: analysis outside a case, nothing written (no crops)
 
 
 @dataclass(frozen=True)
@@ -104,6 +145,7 @@ class DecodedContent:
     task: ContentTask
     image: DecodedImage
     metadata: dict
+    pdq: PerceptualHash | None
 
 
 def _failed(task: ContentTask, exc: BaseException) -> ContentOutcome:
@@ -113,7 +155,7 @@ def _failed(task: ContentTask, exc: BaseException) -> ContentOutcome:
         return ContentOutcome(task.content_id, status, exc.message)
     if isinstance(exc, MemoryError):
         return ContentOutcome(task.content_id, "corrupt", "too large to decode in memory")
-    log.error("analysis failed for %r", task.path, exc_info=exc)
+    log.error("analysis failed for %s", task.file.name, exc_info=exc)
     return ContentOutcome(task.content_id, "corrupt", f"analysis failed: {exc!r}")
 
 
@@ -133,26 +175,55 @@ def analyse_content(task: ContentTask) -> ContentOutcome:
 
 def decode_image(task: ContentTask) -> DecodedContent | ContentOutcome:
     """Read and decode an image (in any process); a failure is already its outcome."""
-    path = os.fsdecode(task.path)
     try:
-        return DecodedContent(task, load_image(path), image_metadata(path))
+        data = _read_image_bytes(task.file)
+        image = decode_image_bytes(data, name=task.file.name)
+        return DecodedContent(task, image, image_metadata_bytes(data, task.file.name),
+                              perceptual_hash(image.bgr))
     except Exception as exc:
         return _failed(task, exc)
 
 
+def _read_image_bytes(file: FileRef) -> bytes:
+    if file.size is not None and file.size > MAX_FILE_BYTES:
+        raise UnreadableMedia("file too large for an image", f"{file.name}: {file.size} bytes")
+    try:
+        with file.open() as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UnreadableMedia("cannot read file", f"{file.name}: {exc.strerror or exc}") from exc
+
+
 def image_outcome(decoded: DecodedContent, faces: list[Face]) -> ContentOutcome:
     """The faces found in a decoded image, with their crops and the context thumbnail."""
-    task, image = decoded.task, decoded.image
-    thumbnail = save_thumbnail(task.case_folder, task.sha256, image.bgr) if faces else None
-    found = [FoundFace(face, crop=save_crop(task.case_folder, f"{task.sha256}_{n}", image.bgr,
-                                            face.detection.box), thumbnail=thumbnail)
-             for n, face in enumerate(faces)]
+    task, image, folder = decoded.task, decoded.image, decoded.task.case_folder
+    if folder is None:
+        found = [FoundFace(face) for face in faces]
+    else:
+        thumbnail = save_thumbnail(folder, task.sha256, image.bgr) if faces else None
+        found = [FoundFace(face, crop=save_crop(folder, f"{task.sha256}_{n}", image.bgr,
+                                                face.detection.box), thumbnail=thumbnail)
+                 for n, face in enumerate(faces)]
     return ContentOutcome(task.content_id, "ok" if faces else "no_face", None, image.width,
-                          image.height, None, decoded.metadata, found)
+                          image.height, None, decoded.metadata, found, pdq=decoded.pdq)
 
 
 def _video(task: ContentTask) -> ContentOutcome:
-    path = os.fsdecode(task.path)
+    """A video decoder needs a file: a folder's file is read in place; a video inside a
+    container is copied to the case's work folder for the time of its analysis."""
+    path = task.file.local_path()
+    if path is not None:
+        return _video_at(task, path)
+    work = Path(tempfile.gettempdir()) if task.case_folder is None else task.case_folder / "work"
+    work.mkdir(exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=work, prefix=f"{task.sha256}-", suffix=".video") as copy:
+        with task.file.open() as handle:
+            shutil.copyfileobj(handle, copy, CHUNK)
+        copy.flush()
+        return _video_at(task, copy.name)
+
+
+def _video_at(task: ContentTask, path: str) -> ContentOutcome:
     info = probe_video(path)
     engine = worker_engine()
     tracker = Tracker(min_similarity=task.track_similarity)

@@ -10,33 +10,42 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop.engine.engine import EngineOptions, FaceEngine
-from desktop.engine.pack_store import InstalledPack, require_intact
+from desktop.engine.engine import EngineOptions
+from desktop.engine.pack_store import InstalledPack
 from desktop.errors import Cancelled
 from desktop.gallery.gallery import Gallery
+from desktop.hashsets.store import HashSetStore, verdict
 from desktop.match.hits import gallery_matrix, match_case
 from desktop.people.case_people import cluster_case, pack_params
+from desktop.scan.analyze import Analysis
 from desktop.scan.binding import bind_first, check_gallery, check_pack
 from desktop.scan.case import Case, CaseError
 from desktop.scan.content import (
     ContentOutcome,
     ContentTask,
+    FileRef,
     Fingerprint,
-    analyse_content,
-    fingerprint,
 )
 from desktop.scan.derived import sweep_partial_derived
-from desktop.scan.inventory import Entry, walk_source
-from desktop.scan.pipeline import BatchedAnalysis, decode_pool
-from desktop.scan.workers import default_workers, engine_pool, runs_on_gpu, use_engine
+from desktop.scan.sources import CaseSource, add_sources, case_sources, hash_container, record_listing
+from desktop.scan.workers import default_workers, runs_on_gpu
+from desktop.sources.base import (
+    ARCHIVE_DEPTH,
+    E01,
+    FOLDER,
+    EvidenceSource,
+    SourceEntry,
+    SourceSpec,
+    decode_locator,
+    encode_locator,
+)
+from desktop.sources.detect import entry_name, open_source
 from desktop.storage.database import utc_now
 from desktop.storage.record import Seal, sealed
 
@@ -45,7 +54,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Progress:
-    stage: str  # "listing", "hashing", "analysing", "matching", "people", "done"
+    stage: str  # "container" and "verifying" (an E01: done, total in MiB), "listing" (no
+    # total), "hashing",
+    # "analysing", "matching", "people", "done"
     done: int
     total: int
     faces: int
@@ -91,21 +102,15 @@ class _Meter:
         self.report(Progress(self.stage, self.done, self.total, self.faces, rate, eta))
 
 
-@dataclass(frozen=True)
-class _Runners:
-    """How the two parallel stages run: fingerprinting paths, analysing contents."""
-
-    fingerprint: Callable[[Iterable[bytes]], Iterator[Fingerprint]]
-    analyse: Callable[[Iterable[ContentTask]], Iterator[ContentOutcome]]
-
-
 class ScanJob:
     def __init__(self, case: Case, pack: InstalledPack, gallery: Gallery | None, *,
                  options: EngineOptions | None = None, workers: int | None = None,
                  batched: bool | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
                  cancel: threading.Event | None = None,
-                 pause: threading.Event | None = None, examiner: str | None = None) -> None:
+                 pause: threading.Event | None = None, examiner: str | None = None,
+                 sources: list[Path] | None = None, archive_depth: int = ARCHIVE_DEPTH,
+                 analyse_known: bool = False) -> None:
         self.case, self.pack, self.gallery = case, pack, gallery
         self.options = options or EngineOptions()
         self.workers = workers or default_workers()
@@ -124,16 +129,27 @@ class ScanJob:
                             "with that gallery.")
         self.info = info
         self.examiner = examiner or info.examiner
-        self.root = os.fsencode(info.source_root)
+        self.source_paths = sources  # None: every source the case holds
+        self.archive_depth = archive_depth
+        self.analyse_known = analyse_known  # False: known-ignorable files skip face analysis
+        self.known: HashSetStore | None = None
+        self.sources: list[CaseSource] = []
 
     def run(self) -> ScanSummary:
         """The whole scan under the case's writer lock: a second writer is refused."""
-        with self.case.writing():
+        with self.case.writing(), HashSetStore.open() as self.known:
             return self._run()
 
     def _run(self) -> ScanSummary:
         started = time.perf_counter()
+        db = self.case.db
+        paths = self.source_paths
+        if paths is None and not case_sources(db):  # a new case: its first source
+            paths = [Path(self.info.source_root)]
+        self.sources = (case_sources(db) if paths is None else
+                        add_sources(db, paths, self.examiner, self.case.work_folder))
         settings = {"workers": self.workers, "fps": self.info.fps,
+                    "sources": [s.label for s in self.sources],
                     "provider": self.options.provider, "gallery": None}
         matrix = None
         if self.gallery is not None:
@@ -149,10 +165,12 @@ class ScanJob:
         scan_id = self.case.start_scan(settings, self.examiner)
         status, files, new_contents, new_hits = "cancelled", 0, 0, 0
         try:
-            with self._runners() as runners:
-                files = self._inventory(runners)
+            sweep_partial_derived(self.case.folder)  # what killed writes left in the case
+            with Analysis(self.pack, self.options, self.workers, self.batched, self._held,
+                          self.cancel.is_set) as analysis:
+                files = self._inventory(analysis)
                 self._check_cancel()
-                new_contents = self._analyse(runners)
+                new_contents = self._analyse(analysis)
                 self._check_cancel()
             if matrix is not None and len(matrix.person_ids):  # none: faces only, no hits
                 self.report(Progress("matching", 0, 1, 0, 0.0, None))
@@ -177,41 +195,8 @@ class ScanJob:
         return ScanSummary(scan_id, files, new_contents, faces, new_hits, counts,
                            time.perf_counter() - started)
 
-    @contextmanager
-    def _runners(self) -> Iterator[_Runners]:
-        """Engine workers on the CPU (each decodes and infers); with `batched` (a GPU),
-        decode workers feeding this process's engine; with one worker, all in this process.
-        A pool has about one file per worker out at a time, none handed out while paused.
-        First the pack's files are checked against their hashes (a damaged model is named
-        before any engine loads it) and what killed writes left in the case is swept."""
-        require_intact(self.pack)
-        sweep_partial_derived(self.case.folder)
-
-        def held() -> bool:
-            return self.pause.is_set() and not self.cancel.is_set()
-
-        stop = self.cancel.is_set
-        if self.batched:
-            with decode_pool(self.workers) as pool:
-                analysis = BatchedAnalysis(FaceEngine(self.pack, self.options), pool,
-                                           self.workers, held=held, stop=stop)
-                try:
-                    yield _Runners(lambda paths: pool.imap(fingerprint, paths, chunksize=4,
-                                                           ordered=False, held=held, stop=stop),
-                                   analysis.run)
-                finally:
-                    analysis.close()
-            return
-        if self.workers == 1:
-            use_engine(FaceEngine(self.pack, self.options))
-            yield _Runners(lambda paths: map(fingerprint, paths),
-                           lambda tasks: map(analyse_content, tasks))
-            return
-        with engine_pool(self.pack, self.options, self.workers) as pool:
-            yield _Runners(lambda paths: pool.imap(fingerprint, paths, ordered=False, held=held,
-                                                   stop=stop),
-                           lambda tasks: pool.imap(analyse_content, tasks, ordered=False,
-                                                   held=held, stop=stop))
+    def _held(self) -> bool:
+        return self.pause.is_set() and not self.cancel.is_set()
 
     def _gate(self, items: list, meter: _Meter) -> Iterator:
         """Hand items out one by one, holding back while paused (work in flight finishes);
@@ -230,76 +215,165 @@ class ScanJob:
         if self.cancel.is_set():
             raise Cancelled("Scan cancelled; run it again to continue where it stopped.")
 
-    # --- stage 1: what is in the source -----------------------------------------------------
+    # --- stage 1: what is in the sources ----------------------------------------------------
 
-    def _inventory(self, runners: _Runners) -> int:
+    def _inventory(self, analysis: Analysis) -> int:
         db = self.case.db
-        known = {bytes(r["path_bytes"]): (r["size"], r["mtime"], r["content_id"])
-                 for r in db.query("SELECT path_bytes, size, mtime, content_id FROM files")}
-        entries = list(walk_source(self.root))
-        todo: list[Entry] = []
-        with sealed(db, self.examiner, "files listed", {"source": self.info.source_root}) as seal:
-            for entry in entries:
-                previous = known.get(entry.path_bytes)
-                if entry.problem:
-                    self._upsert_file(seal, entry, None, entry.status, entry.problem)
-                elif previous is None or previous[2] is None or previous[:2] != (entry.size,
-                                                                                  entry.mtime):
-                    todo.append(entry)
+        known = {(r["source_id"], bytes(r["path_bytes"])): (r["size"], r["mtime"], r["content_id"])
+                 for r in db.query("SELECT source_id, path_bytes, size, mtime, content_id FROM files")}
+        listed, todo = 0, []
+        for number, source in enumerate(self.sources):
+            self.sources[number] = source = self._hash_container(source)
+            entries, source = self._list(source)
+            self.sources[number] = source
+            listed += len(entries)
+            with sealed(db, self.examiner, "files listed", {"source": source.label}) as seal:
+                for entry in entries:
+                    key = (source.source_id, entry.path_bytes)
+                    previous = known.get(key)
+                    if entry.problem:
+                        self._upsert_file(seal, source, entry, None, entry.status, entry.problem)
+                    elif previous is None or previous[2] is None or previous[:2] != (entry.size,
+                                                                                      entry.mtime):
+                        todo.append((FileRef(source.spec, entry.locator, entry.size, key,
+                                             entry_name(source.spec, entry.path_bytes)),
+                                     source, entry))
         meter = _Meter("hashing", len(todo), self.report)
-        by_path = {e.path_bytes: e for e in todo}
-        paths = [os.path.join(self.root, e.path_bytes) for e in todo]
-        for result in runners.fingerprint(self._gate(paths, meter)):
+        by_key = {ref.key: (source, entry) for ref, source, entry in todo}
+        for result in analysis.fingerprint(self._gate([ref for ref, _, _ in todo], meter)):
             self._check_cancel()
-            entry = by_path[os.path.relpath(result.path, self.root)]
-            with sealed(db, self.examiner, "file hashed", {"path": entry.rel_path}) as seal:
-                self._record_fingerprint(seal, entry, result)
+            source, entry = by_key[result.key]
+            with sealed(db, self.examiner, "file hashed",
+                        {"source": source.label, "path": entry.rel_path}) as seal:
+                self._record_fingerprint(seal, source, entry, result)
             meter.tick()
-        return len(entries)
+        return listed
 
-    def _upsert_file(self, seal: Seal, entry: Entry, content_id: int | None, status: str | None,
-                     reason: str | None) -> None:
+    def _hash_container(self, source: CaseSource) -> CaseSource:
+        """The container's own hashes, once (a stage of its own, counted in MiB: an image may
+        be large)."""
+        meter = _Meter("container", 1, self.report)
+
+        def progress(done: int, total: int) -> None:
+            meter.total = max(1, total >> 20)
+            meter.done = (done >> 20) - 1
+            meter.tick()
+
+        return hash_container(self.case.db, source, self.examiner, progress, self.cancel.is_set)
+
+    def _list(self, source: CaseSource) -> tuple[list[SourceEntry], CaseSource]:
+        """Every entry of a source (archives inside containers opened, to archive_depth); an
+        E01's media data checked against its stored hashes, once."""
+        self.report(Progress("listing", 0, 0, 0, 0.0, None))
+        lister = reader = open_source(source.spec)
+        if source.kind != FOLDER and self.archive_depth > 0:
+            from desktop.sources.nested import NestedSource
+
+            lister = NestedSource(reader, self.archive_depth)
+        with lister:
+            entries = list(lister.entries())
+            if source.kind == E01 and not source.details.get("verification"):
+                self._verify(reader)
+            spec, facts = lister.spec, lister.facts()
+        return entries, record_listing(self.case.db, source, spec, facts, self.examiner)
+
+    def _verify(self, image: EvidenceSource) -> None:
+        meter = _Meter("verifying", 1, self.report)
+
+        def progress(done: int, total: int) -> None:
+            meter.total = max(1, total >> 20)
+            meter.done = (done >> 20) - 1
+            meter.tick()
+
+        image.verify(progress, self.cancel)  # type: ignore[attr-defined]
+
+    def _upsert_file(self, seal: Seal, source: CaseSource, entry: SourceEntry,
+                     content_id: int | None, status: str | None, reason: str | None) -> None:
         file_id = self.case.db.execute(
-            "INSERT INTO files (path_bytes, rel_path, size, mtime, ctime, content_id, status, "
-            "reason, seen_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (path_bytes) DO UPDATE SET "
+            "INSERT INTO files (source_id, path_bytes, rel_path, size, mtime, ctime, atime, crtime, "
+            "deleted, locator, content_id, status, reason, seen_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source_id, path_bytes) DO UPDATE SET "
             "size = excluded.size, mtime = excluded.mtime, ctime = excluded.ctime, "
-            "content_id = excluded.content_id, status = excluded.status, "
-            "reason = excluded.reason, seen_at = excluded.seen_at RETURNING id",
-            [entry.path_bytes, entry.rel_path, entry.size, entry.mtime, entry.ctime, content_id,
-             status, reason, utc_now()]).fetchone()[0]
+            "atime = excluded.atime, crtime = excluded.crtime, deleted = excluded.deleted, "
+            "locator = excluded.locator, content_id = excluded.content_id, "
+            "status = excluded.status, reason = excluded.reason, seen_at = excluded.seen_at "
+            "RETURNING id",
+            [source.source_id, entry.path_bytes, entry.rel_path, entry.size, entry.mtime,
+             entry.ctime, entry.atime, entry.crtime, int(entry.deleted),
+             encode_locator(entry.locator) if entry.locator else None, content_id, status, reason,
+             utc_now()]).fetchone()[0]
         seal.wrote("files", [file_id])
 
-    def _record_fingerprint(self, seal: Seal, entry: Entry, result: Fingerprint) -> None:
+    def _record_fingerprint(self, seal: Seal, source: CaseSource, entry: SourceEntry,
+                            result: Fingerprint) -> None:
         if result.error:
-            self._upsert_file(seal, entry, None, "unreadable", result.error)
+            self._upsert_file(seal, source, entry, None, "unreadable", result.error)
             return
         db = self.case.db
-        db.execute("INSERT OR IGNORE INTO contents (sha256, md5, size, kind, format) "
-                   "VALUES (?,?,?,?,?)",
-                   [result.sha256, result.md5, result.size, result.kind, result.format])
-        content = next(db.query("SELECT id, status, reason FROM contents WHERE sha256 = ?",
-                                [result.sha256]))
+        db.execute("INSERT OR IGNORE INTO contents (sha256, md5, sha1, size, kind, format) "
+                   "VALUES (?,?,?,?,?,?)",
+                   [result.sha256, result.md5, result.sha1, result.size, result.kind, result.format])
+        content = next(db.query("SELECT id, status, reason, processed_at FROM contents "
+                                "WHERE sha256 = ?", [result.sha256]))
         seal.wrote("contents", [content["id"]])
-        self._upsert_file(seal, entry, content["id"], content["status"], content["reason"])
+        status, reason = self._known_file(seal, content, result)
+        self._upsert_file(seal, source, entry, content["id"], status, reason)
+
+    def _known_file(self, seal: Seal, content: dict, result: Fingerprint) -> tuple[str | None,
+                                                                                   str | None]:
+        """The content's matches in the hash sets, recorded; a known-ignorable content not
+        analysed yet is marked `known` and skips face analysis (unless analyse_known)."""
+        assert self.known is not None
+        matches = self.known.lookup(result.md5, result.sha1, result.sha256)
+        if not matches:
+            return content["status"], content["reason"]
+        db = self.case.db
+        for match in matches:
+            row = db.execute(
+                "INSERT OR IGNORE INTO known_files (content_id, set_name, set_version, category, "
+                "label, algorithms, ignorable, priority) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
+                [content["id"], match.set_name, match.set_version, match.category, match.label,
+                 ",".join(match.algorithms), int(match.ignorable), int(match.priority)]).fetchone()
+            if row is not None:
+                seal.wrote("known_files", [row[0]])
+        if (not verdict(matches).ignorable or self.analyse_known
+                or content["processed_at"] is not None):
+            return content["status"], content["reason"]
+        reason = "known file, not analysed: " + "; ".join(
+            f"{m.set_name} v{m.set_version}: {m.label}" for m in matches)
+        db.execute("UPDATE contents SET status = 'known', reason = ?, processed_at = ? "
+                   "WHERE id = ?", [reason, utc_now(), content["id"]])
+        return "known", reason
 
     # --- stage 2: faces of every content not analysed yet -----------------------------------
 
-    def _analyse(self, runners: _Runners) -> int:
+    def _analyse(self, analysis: Analysis) -> int:
         db = self.case.db
-        tasks = [ContentTask(r["id"], r["sha256"], os.path.join(self.root, bytes(r["path_bytes"])),
-                             r["kind"], self.info.fps, self.info.match_threshold, self.case.folder)
+        specs = {s.source_id: s.spec for s in case_sources(db)}
+        tasks = [ContentTask(r["id"], r["sha256"], self._file_ref(specs, r), r["kind"],
+                             self.info.fps, self.info.match_threshold, self.case.folder)
                  for r in db.query(
-                     "SELECT c.id, c.sha256, c.kind, (SELECT path_bytes FROM files f WHERE f.content_id = "
-                     "c.id ORDER BY f.id LIMIT 1) AS path_bytes FROM contents c "
+                     "SELECT c.id, c.sha256, c.kind, f.source_id, f.path_bytes, f.size, f.locator "
+                     "FROM contents c JOIN files f ON f.id = (SELECT id FROM files WHERE "
+                     "content_id = c.id ORDER BY id LIMIT 1) "
                      "WHERE c.processed_at IS NULL ORDER BY c.id")]
         meter = _Meter("analysing", len(tasks), self.report)
-        for outcome in runners.analyse(self._gate(tasks, meter)):
+        for outcome in analysis.analyse(self._gate(tasks, meter)):
             self._check_cancel()
             with sealed(db, self.examiner, "content analysed",
                         {"content_id": outcome.content_id}) as seal:
                 self._record_outcome(seal, outcome)
             meter.tick(len(outcome.faces))
         return len(tasks)
+
+    @staticmethod
+    def _file_ref(specs: dict[int, SourceSpec], row: dict) -> FileRef:
+        path = bytes(row["path_bytes"])
+        locator = ((path, row["size"]) if row["locator"] is None  # a case from before schema 4
+                   else decode_locator(row["locator"]))
+        assert isinstance(locator, tuple)
+        spec = specs[row["source_id"]]
+        return FileRef(spec, locator, row["size"], (row["source_id"], path), entry_name(spec, path))
 
     def _record_outcome(self, seal: Seal, outcome: ContentOutcome) -> None:
         db = self.case.db
@@ -329,11 +403,13 @@ class ScanJob:
         for track_id, track in zip(track_ids, outcome.tracks, strict=True):
             db.execute("UPDATE tracks SET best_face_id = ? WHERE id = ?",
                        [face_ids[track.best_face], track_id])
+        pdq = outcome.pdq
         db.execute(
             "UPDATE contents SET status = ?, reason = ?, width = ?, height = ?, duration_s = ?, "
-            "metadata = ?, processed_at = ? WHERE id = ?",
+            "metadata = ?, pdq = ?, pdq_quality = ?, processed_at = ? WHERE id = ?",
             [outcome.status, outcome.reason, outcome.width, outcome.height, outcome.duration_s,
-             json.dumps(outcome.metadata, default=str), utc_now(), outcome.content_id])
+             json.dumps(outcome.metadata, default=str), None if pdq is None else pdq.hex,
+             None if pdq is None else pdq.quality, utc_now(), outcome.content_id])
         db.execute("UPDATE files SET status = ?, reason = ? WHERE content_id = ?",
                    [outcome.status, outcome.reason, outcome.content_id])
         seal.wrote("tracks", track_ids)

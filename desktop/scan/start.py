@@ -16,12 +16,16 @@ from desktop.engine.pack_store import InstalledPack, resolve_pack
 from desktop.gallery.gallery import Gallery
 from desktop.scan.case import DB_NAME, Case, CaseError, CaseInfo
 from desktop.scan.job import Progress, ScanJob
+from desktop.scan.sources import add_sources
+from desktop.sources.base import ARCHIVE_DEPTH
+from desktop.sources.detect import detect_kind
 from desktop.storage.database import utc_now
 
 
 @dataclass(frozen=True)
 class ScanRequest:
-    source: Path
+    sources: tuple[Path, ...]  # folders and containers (a new one is added to the case); ()
+    # for an existing case: every source it holds
     case_dir: Path
     gallery: Path | None  # None: the case's own gallery, or none (faces and people only)
     examiner: str
@@ -31,6 +35,8 @@ class ScanRequest:
     workers: int | None = None
     provider: str = "auto"
     case_number: str | None = None  # None: the case folder's name
+    archive_depth: int = ARCHIVE_DEPTH
+    analyse_known: bool = False  # True: files known as ignorable are analysed all the same
 
 
 def case_exists(case_dir: Path) -> bool:
@@ -53,13 +59,15 @@ def _refuse_changed_settings(request: ScanRequest, info: CaseInfo) -> None:
 
 
 def open_case_for(request: ScanRequest, pack: InstalledPack) -> Case:
-    """The case of this source: opened if it exists (and is of this source), else created."""
-    source = Path(request.source).resolve()
-    if not source.is_dir():
-        raise CaseError(f"{request.source} is not a folder.")
+    """The case of these sources: opened if it exists, else created (a source not yet in
+    the case is added by the scan)."""
+    for path in request.sources:
+        detect_kind(Path(path))  # a clear error before any case is created or changed
     if not case_exists(request.case_dir):
+        if not request.sources:
+            raise CaseError("Name at least one source for a new case.")
         try:
-            return _create(request, pack, source)
+            return _create(request, pack, Path(request.sources[0]).resolve())
         except CaseError:
             if not case_exists(request.case_dir):
                 raise
@@ -67,9 +75,6 @@ def open_case_for(request: ScanRequest, pack: InstalledPack) -> Case:
             # writer lock then decides which of the two scans runs).
     case = Case.open(request.case_dir)
     try:
-        if Path(case.info.source_root) != source:
-            raise CaseError(f"This case belongs to the source {case.info.source_root}.",
-                            "use a new case folder for another source")
         _refuse_changed_settings(request, case.info)
     except BaseException:
         case.close()
@@ -87,7 +92,7 @@ def _create(request: ScanRequest, pack: InstalledPack, source: Path) -> Case:
             gallery_id = gallery.identity  # the case is bound to this gallery file from the start
         finally:
             gallery.close()
-    return Case.create(request.case_dir, CaseInfo(
+    case = Case.create(request.case_dir, CaseInfo(
         case_number=request.case_number or Path(request.case_dir).resolve().name,
         examiner=request.examiner, source_root=str(source),
         gallery="" if request.gallery is None else str(Path(request.gallery).resolve()),
@@ -100,6 +105,14 @@ def _create(request: ScanRequest, pack: InstalledPack, source: Path) -> Case:
         calibration=None if calibration is None else {**asdict(calibration),
                                                       "id": calibration.id,
                                                       "describe": calibration.describe()}))
+    try:
+        with case.writing():  # every source named, recorded from the start
+            add_sources(case.db, [Path(p) for p in request.sources], request.examiner,
+                        case.work_folder)
+    except BaseException:
+        case.close()
+        raise
+    return case
 
 
 def prepare_scan(request: ScanRequest, *, on_progress: Callable[[Progress], None] | None = None,
@@ -127,7 +140,10 @@ def prepare_scan(request: ScanRequest, *, on_progress: Callable[[Progress], None
     try:
         return ScanJob(case, pack, gallery, options=EngineOptions(provider=request.provider),
                        workers=request.workers, on_progress=on_progress, cancel=cancel,
-                       pause=pause, examiner=request.examiner)
+                       pause=pause, examiner=request.examiner,
+                       sources=[Path(p) for p in request.sources] or None,
+                       archive_depth=request.archive_depth,
+                       analyse_known=request.analyse_known)
     except BaseException:
         case.close()
         if gallery is not None:

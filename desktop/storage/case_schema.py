@@ -17,7 +17,7 @@ from desktop.storage import audit
 from desktop.storage.audit import SCHEMA as AUDIT_SCHEMA
 from desktop.storage.database import append_only_triggers
 from desktop.storage.gallery_schema import statements
-from desktop.storage.record import seal_everything
+from desktop.storage.record import digests_of, rows_as_sealed, seal_everything
 
 CASE_APPLICATION_ID = 0x484D4331  # "HMC1"
 
@@ -200,4 +200,121 @@ def _v3(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-MIGRATIONS = [_v1, _v2, _v3]
+
+
+# Evidence as examiners receive it (issue 14): a case holds several sources (a phone's UFDR,
+# a laptop's E01, an SD card's image, a folder), each recorded with its kind, its own hashes
+# and what its format says about it (an E01's stored hashes and whether the data matches).
+# A file is a path inside one source, found again through its locator (JSON, see
+# desktop.sources.base.encode_locator; NULL in rows of a folder case from before schema 4:
+# the folder path and the file's path and size find it); deleted files recovered from a file
+# system are flagged.
+# Contents gain SHA-1 (NSRL lists it), a PDQ perceptual hash (near-duplicate images) and
+# the status `known` (in an ignorable hash set: counted, not analysed);
+# known_files holds the hash-set matches of each content, as found at the scan.
+V4 = """
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    label TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    spec TEXT,
+    format TEXT,
+    size INTEGER,
+    mtime REAL,
+    sha256 TEXT,
+    md5 TEXT,
+    details TEXT NOT NULL DEFAULT '{}',
+    examiner TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE TABLE files_v4 (
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources (id),
+    path_bytes BLOB NOT NULL,
+    rel_path TEXT NOT NULL,
+    size INTEGER,
+    mtime REAL,
+    ctime REAL,
+    atime REAL,
+    crtime REAL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    locator TEXT,
+    content_id INTEGER REFERENCES contents (id),
+    status TEXT,
+    reason TEXT,
+    seen_at TEXT NOT NULL,
+    UNIQUE (source_id, path_bytes)
+);
+INSERT INTO files_v4 (id, source_id, path_bytes, rel_path, size, mtime, ctime, locator,
+                      content_id, status, reason, seen_at)
+    SELECT id, 1, path_bytes, rel_path, size, mtime, ctime, NULL,
+           content_id, status, reason, seen_at FROM files;
+DROP TABLE files;
+ALTER TABLE files_v4 RENAME TO files;
+CREATE INDEX files_content ON files (content_id);
+CREATE TABLE contents_v4 (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    md5 TEXT NOT NULL,
+    sha1 TEXT,
+    size INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    format TEXT NOT NULL,
+    status TEXT CHECK (status IN ('ok', 'no_face', 'unsupported', 'corrupt', 'unreadable',
+                                  'known')),
+    reason TEXT,
+    width INTEGER,
+    height INTEGER,
+    duration_s REAL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    pdq TEXT,
+    pdq_quality INTEGER,
+    processed_at TEXT
+);
+INSERT INTO contents_v4 (id, sha256, md5, size, kind, format, status, reason, width, height,
+                         duration_s, metadata, processed_at)
+    SELECT id, sha256, md5, size, kind, format, status, reason, width, height, duration_s,
+           metadata, processed_at FROM contents;
+DROP TABLE contents;
+ALTER TABLE contents_v4 RENAME TO contents;
+CREATE TABLE known_files (
+    id INTEGER PRIMARY KEY,
+    content_id INTEGER NOT NULL REFERENCES contents (id),
+    set_name TEXT NOT NULL,
+    set_version INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    label TEXT NOT NULL,
+    algorithms TEXT NOT NULL,
+    ignorable INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    UNIQUE (content_id, set_name, set_version)
+);
+"""
+
+
+def _v4(db: sqlite_utils.Database) -> None:
+    intact = {table: rows_as_sealed(db, table) for table in ("files", "contents")}
+    info = {r["key"]: json.loads(r["value"]) for r in db.query("SELECT key, value FROM case_info")}
+    for statement in statements(V4):
+        db.execute(statement)
+    if "source_root" not in info:
+        return  # a case being created: its sources come with its first scan
+    root = info["source_root"]
+    db.execute("INSERT INTO sources (id, label, kind, path, format, examiner, added_at) "
+               "VALUES (1, ?, 'folder', ?, 'folder', ?, ?)",
+               [_label(root), root, info.get("examiner", "homeward"), info.get("created_at", "")])
+    sealed = {"sources": digests_of(db, "sources", ["1"]),
+              **{table: digests_of(db, table, keys) for table, keys in intact.items()}}
+    audit.append(db, "homeward", "record upgraded",
+                 {"schema": 4, "why": "a case holds several sources; files name theirs; "
+                  "contents gain SHA-1 and PDQ: the rows that matched their seals are sealed "
+                  "again as upgraded (a row that did not stays named by verification)",
+                  "sealed": sealed})
+
+
+def _label(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1] or path
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4]

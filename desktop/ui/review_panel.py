@@ -28,8 +28,9 @@ from desktop.ui.plain import markup
 HIT_ID_ROLE = Qt.ItemDataRole.UserRole
 FLAG_TEXTS = {SAME_PERSON_TWICE: "same person twice in this image: at most one can be right"}
 HASHES = ("SHA-256", "MD5")
-FIELDS = ("Status", "Match", "Person", "Candidates", "Flags", "File", "Also at", "Video time", "Kind",
-          "SHA-256", "MD5", "History")  # what decides first, then where the evidence is
+FIELDS = ("Status", "Match", "Person", "Candidates", "Flags", "Known file", "File", "Also at",
+          "Copies", "Video time", "Kind", "SHA-256", "MD5",
+          "History")  # what decides first, then where the evidence is
 
 
 def status_text(item: dict) -> str:
@@ -90,6 +91,7 @@ class HitDetails(QWidget):
                 field.setObjectName(f"detail_{name.replace(' ', '_').replace('-', '')}")
             form.addRow(name, field)
         self.fields["Flags"].setStyleSheet("color: #b06000;")
+        self.fields["Known file"].setStyleSheet("color: #b00000;")
         scroll = QScrollArea()  # a long history scrolls; the faces above keep their size
         scroll.setWidget(details)
         scroll.setWidgetResizable(True)
@@ -112,11 +114,18 @@ class HitDetails(QWidget):
     def show_hit(self, item: dict, decisions: list[Decision],
                  status_of: Callable[[int], str | None]) -> None:
         """The hit's facts; `status_of(hit_id)` gives a rival hit's status (None: unknown)."""
-        paths = item.get("paths") or []
+        paths = item.get("locations") or item.get("paths") or []
+        copies = item.get("near_duplicates") or []
         video = item.get("timestamp") is not None
         values = {
-            "File": item.get("path") or "(no path recorded)",
+            "File": paths[0] if paths else "(no path recorded)",
             "Also at": "\n".join(paths[1:]) or "—",
+            "Known file": "\n".join(item.get("known") or ()) or "—",
+            "Copies": (f"{len(copies)} resized or recompressed "
+                       f"{'copy' if len(copies) == 1 else 'copies'} of this image:\n"
+                       + "\n".join(f"{c['paths'][0] if c['paths'] else c['sha256']} "
+                                    f"({c['distance']} bits apart)" for c in copies)
+                       if copies else "—"),
             "Kind": item["kind"] + (f" · track {item['track_id']}" if item.get("track_id") else ""),
             "Video time": when(item) if video else "—",
             "Match": f"score {item['score']:.3f} · rank {item['rank']} · threshold "

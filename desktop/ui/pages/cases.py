@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from desktop.engine.pack_store import resolve_pack
 from desktop.review.overview import case_overview
 from desktop.scan.case import CaseError
+from desktop.scan.sources import CaseSource, case_sources, verification_words
 from desktop.scan.start import ScanRequest, case_exists, open_case_for
 from desktop.storage import audit
 from desktop.ui.dialogs import attempt, show_info
@@ -32,6 +33,7 @@ from desktop.ui.pages.base import Page
 from desktop.ui.path_field import PathField
 from desktop.ui.plain import markup
 from desktop.ui.settings_dialog import NO_THRESHOLD, threshold_box, threshold_value
+from desktop.ui.source_list import KIND_NAMES, SourceList
 
 
 class CasesPage(Page):
@@ -74,7 +76,7 @@ class CasesPage(Page):
         self.new_folder = PathField("folder", "Case folder (new or empty)")
         self.new_number = QLineEdit()
         self.new_examiner = QLineEdit()
-        self.new_source = PathField("folder", "Seized folder (only ever read)")
+        self.new_source = SourceList()  # folders and containers, only ever read
         self.new_gallery = PathField("open", "Gallery file", "Gallery (*.db)")
         self.new_pack = PackChoice()
         self.new_threshold = threshold_box()
@@ -83,7 +85,7 @@ class CasesPage(Page):
         create = QPushButton("Create case")
         create.clicked.connect(self.create_case)
         for label, widget in (("Folder", self.new_folder), ("Case number", self.new_number),
-                              ("Examiner", self.new_examiner), ("Source", self.new_source),
+                              ("Examiner", self.new_examiner), ("Sources", self.new_source),
                               ("Gallery", self.new_gallery), ("Model pack", self.new_pack),
                               ("Match threshold", self.new_threshold),
                               ("Video frames/s", self.new_fps)):
@@ -126,18 +128,19 @@ class CasesPage(Page):
         attempt(self, lambda: self.state.open_case(folder))
 
     def create_case(self) -> None:
-        """The same path as `homeward scan` takes for a new case folder."""
+        """The same path as `homeward scan` takes for a new case folder; every source named is
+        recorded in the case at once, so the first scan reads them all."""
         def create() -> None:
-            folder, source, gallery = (self.new_folder.path(), self.new_source.path(),
-                                       self.new_gallery.path())
+            folder, sources, gallery = (self.new_folder.path(), self.new_source.paths(),
+                                        self.new_gallery.path())
             examiner = self.new_examiner.text().strip()
-            missing = [name for name, value in (("case folder", folder), ("source", source),
+            missing = [name for name, value in (("case folder", folder), ("source", sources),
                                                 ("gallery", gallery), ("examiner", examiner))
                        if not value]
             if missing:
                 raise CaseError(f"A new case needs: {', '.join(missing)}.")
             request = ScanRequest(
-                source=source, case_dir=folder, gallery=gallery,
+                sources=sources, case_dir=folder, gallery=gallery,
                 examiner=examiner, pack=self.new_pack.pack_id(),
                 fps=self.new_fps.value(), threshold=threshold_value(self.new_threshold),
                 case_number=self.new_number.text().strip() or None)
@@ -166,7 +169,8 @@ class CasesPage(Page):
             f"<h2>Case {_text(overview.info.case_number)}</h2><p>{_text(case.folder)}</p>"
             f"<table cellspacing=4>{rows}</table>{resume}<h3>Where it stands</h3>"
             f"<p>Files — {files}<br>Faces: {overview.faces} ({overview.tracks} video tracks)"
-            f"<br>Hits: {overview.hits} — {verdicts}</p><h3>Scans</h3><ul>{scans}</ul>"
+            f"<br>Hits: {overview.hits} — {verdicts}</p><h3>Sources</h3>"
+            f"{_sources_html(case_sources(case.db))}<h3>Scans</h3><ul>{scans}</ul>"
             f"<h3>Reports exported</h3><ul>" + "".join(
                 f"<li>{_text(e['at'])} {_text(e['format'])} by {_text(e['actor'])}: "
                 f"{_text(e['out'])}</li>" for e in overview.exports) + "</ul>")
@@ -182,6 +186,28 @@ class CasesPage(Page):
             show_info(self, f"Audit trail TAMPERED: {len(report.problems)} problem(s).",
                       "\n".join(report.problems))
 
+
+def _sources_html(sources: list[CaseSource]) -> str:
+    """Each source with its kind, path and container hashes in full (to compare with the
+    acquisition paperwork), and an E01's verification in words; user text escaped."""
+    if not sources:
+        return "<p>None recorded yet: the first scan records the case's source.</p>"
+    rows = []
+    for source in sources:
+        kind = source.format or KIND_NAMES.get(source.kind, source.kind)
+        if source.sha256:
+            hashes = f"SHA-256 <tt>{_text(source.sha256)}</tt><br>MD5 <tt>{_text(source.md5)}</tt>"
+        elif source.kind == "folder":
+            hashes = "a folder: each of its files is hashed, not the folder"
+        else:
+            hashes = "not hashed yet: the next scan hashes it"
+        lines = [_text(kind), _text(source.path), hashes]
+        if source.kind == "e01":
+            lines.append(_text(verification_words(source.details)))
+        lines += [f"problem: {_text(p)}" for p in source.details.get("problems", [])]
+        rows.append(f"<tr><th align=left valign=top>{_text(source.label)}</th>"
+                    f"<td>{'<br>'.join(lines)}</td></tr>")
+    return f"<table cellspacing=4>{''.join(rows)}</table>"
 
 
 def _text(value: object) -> str:

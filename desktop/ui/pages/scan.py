@@ -1,5 +1,6 @@
 """Scan: run (or resume) the open case's scan in the background, with live progress, pause,
-cancel, and the list of files that could not be analysed."""
+cancel, and the list of files that could not be analysed; add a source to the case and scan
+it."""
 
 from __future__ import annotations
 
@@ -10,25 +11,30 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
 )
 
 from desktop.review.overview import case_overview, problem_files
 from desktop.scan.job import Progress, ScanSummary
+from desktop.scan.sources import case_sources
 from desktop.scan.start import ScanRequest, prepare_scan
 from desktop.scan.workers import default_workers
 from desktop.settings import PROVIDERS
 from desktop.ui.dialogs import show_failure
 from desktop.ui.pages.base import Page
 from desktop.ui.plain import plain_label
+from desktop.ui.source_list import FILE_FILTERS
 from desktop.ui.tasks import Failure, Task, TaskControl
 
 PROBLEMS_SHOWN = 1000  # the rest: `homeward case show`
@@ -59,20 +65,29 @@ class ScanPage(Page):
         self.workers.setRange(1, 256)
         self.workers.setValue(default_workers())
         form = QFormLayout()
-        for label, widget in (("Source (read only)", self.source), ("Model pack", self.pack),
+        for label, widget in (("Sources (read only)", self.source), ("Model pack", self.pack),
                               ("Gallery", self.gallery), ("Run on", self.provider),
                               ("Worker processes", self.workers)):
             form.addRow(label, widget)
         self.start_button = QPushButton("Start scan")
         self.start_button.setObjectName("startScan")
         self.start_button.clicked.connect(self.start)
+        self.add_button = QToolButton()
+        self.add_button.setObjectName("addSource")
+        self.add_button.setText("Add source…")
+        self.add_button.setToolTip("Add a folder or an evidence file to this case and scan it")
+        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.add_button)
+        menu.addAction("Folder…", self._choose_folder)
+        menu.addAction("Evidence file (zip, tar, UFDR, disk image, E01)…", self._choose_file)
+        self.add_button.setMenu(menu)
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self._pause)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.cancel_button):
+        for button in (self.start_button, self.add_button, self.pause_button, self.cancel_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         self.stage = QLabel()
@@ -101,6 +116,7 @@ class ScanPage(Page):
         case = self.state.case
         running = self.task is not None and self.task.is_running()
         self.start_button.setEnabled(case is not None and not running)
+        self.add_button.setEnabled(case is not None and not running)
         self.pause_button.setEnabled(running)
         self.cancel_button.setEnabled(running)
         if case is None:
@@ -110,7 +126,8 @@ class ScanPage(Page):
             self.problems.setRowCount(0)
             return
         info = case.info
-        self.source.setText(info.source_root)
+        self.source.setText("\n".join(f"{s.label}: {s.path}" for s in case_sources(case.db))
+                            or info.source_root)
         self.pack.setText(f"{info.pack_id} (fixed for this case), threshold "
                           f"{info.match_threshold:.3f}, video {info.fps:g} frames/s")
         self.gallery.setText(f"{info.gallery} (recorded in the case)" if info.gallery
@@ -123,6 +140,27 @@ class ScanPage(Page):
         self._show_problems()
 
     def start(self) -> None:
+        """Scan (or resume) every source the case holds."""
+        self._start(())
+
+    def add_source(self, path: Path) -> None:
+        """Add a folder or container to the open case and scan it (the scan refuses, in its
+        error dialog, a path that is not evidence Homeward can read)."""
+        self._start((Path(path),))
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add an evidence folder (only ever read)")
+        if folder:
+            self.add_source(Path(folder))
+
+    def _choose_file(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Add an evidence file (only ever read; an E01: its first segment)", "",
+            FILE_FILTERS)
+        if name:
+            self.add_source(Path(name))
+
+    def _start(self, sources: tuple[Path, ...]) -> None:
         case = self.state.case
         if case is None or (self.task is not None and self.task.is_running()):
             return
@@ -130,7 +168,7 @@ class ScanPage(Page):
         if settings != self.state.settings:
             self.state.update_settings(settings)
         request = ScanRequest(
-            source=Path(case.info.source_root), case_dir=case.folder,
+            sources=sources, case_dir=case.folder,  # (): every source the case holds
             gallery=None,  # the case's own, even when another one is open on the Gallery page
             examiner=settings.reviewer or case.info.examiner or getpass.getuser(),
             provider=settings.provider, workers=self.workers.value())
@@ -162,8 +200,9 @@ class ScanPage(Page):
     def _show_stage(self) -> None:
         """The counts last reported (each one committed to the case), and whether paused."""
         progress = self.last_progress
-        counts = (f"{progress.stage.capitalize()}: {progress.done} of {progress.total}"
-                  if progress is not None else "")
+        counts = ("" if progress is None else
+                  f"{progress.stage.capitalize()}: {progress.done} of {progress.total}"
+                  if progress.total else f"{progress.stage.capitalize()}…")
         if self.pause_button.isChecked():
             self.stage.setText(f"Paused. {counts + ' done; ' if counts else ''}files already "
                                "handed out finish, no new ones start.")
@@ -178,7 +217,7 @@ class ScanPage(Page):
     def _progress(self, progress: Progress) -> None:
         self.last_progress = progress
         self._show_stage()
-        self.bar.setRange(0, max(progress.total, 1))
+        self.bar.setRange(0, progress.total)  # 0: a busy bar (a source being listed)
         self.bar.setValue(progress.done)
         self.rate.setText(f"{progress.rate:.1f} per second · ETA {_duration(progress.eta_s)} · "
                           f"faces {progress.faces}")
