@@ -13,7 +13,7 @@ INSIGHTFACE_VERSION=2.1
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
     missing=""
     for tool in mkfs.ext4:e2fsprogs mkfs.vfat:dosfstools mcopy:mtools ewfacquire:ewf-tools \
-                fls:sleuthkit sfdisk:fdisk; do
+                fls:sleuthkit sfdisk:fdisk zip:zip; do
         command -v "${tool%%:*}" > /dev/null || missing="$missing ${tool#*:}"
     done
     if [ -n "$missing" ]; then

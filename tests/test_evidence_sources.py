@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from archive_fixtures import make_tar, make_zip, make_zip_bomb, make_zip_slip
 from conftest import FACEDATA, require_shared
 from disk_fixtures import e01_image, ext4_image, photo_folder
 
@@ -35,6 +36,8 @@ def evidence(tmp_path_factory, test_pack):
     folder = photo_folder(base / "seized")
     raw = ext4_image(base, folder)
     e01 = e01_image(base / "e01", raw)
+    archive_zip = make_zip(folder, base)
+    archive_tgz = make_tar(folder, base, "gz")
     gallery_photos = base / "gallery"
     for name, photo in GALLERY_PHOTOS.items():
         (gallery_photos / name).mkdir(parents=True)
@@ -45,8 +48,8 @@ def evidence(tmp_path_factory, test_pack):
     result = homeward("gallery", "import", "--gallery", base / "g.db", "--folder", gallery_photos,
                       "--pack", test_pack.id, env=env)
     assert result.returncode == 0, result.stderr
-    return {"folder": folder, "raw": raw, "e01": e01, "gallery": base / "g.db", "base": base,
-            "env": env}
+    return {"folder": folder, "raw": raw, "e01": e01, "zip": archive_zip, "tgz": archive_tgz,
+            "gallery": base / "g.db", "base": base, "env": env}
 
 
 def scan_hits(evidence: dict, source: Path, case: Path, *more: str) -> list[dict]:
@@ -67,17 +70,17 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_the_folder_its_ext4_image_and_its_e01_give_the_same_hits(evidence, tmp_path):
+def test_the_folder_its_zip_tar_gz_ext4_image_and_e01_give_the_same_hits(evidence, tmp_path):
     folder_hits = scan_hits(evidence, evidence["folder"], tmp_path / "folder-case")
     names = {h["person_name"] for h in folder_hits}
     assert names == set(GALLERY_PHOTOS), names  # both gallery persons found in the folder
-    before = {p: (sha256(p), p.stat().st_mtime_ns) for p in (evidence["raw"], evidence["e01"])}
-    raw_hits = scan_hits(evidence, evidence["raw"], tmp_path / "raw-case")
-    e01_hits = scan_hits(evidence, evidence["e01"], tmp_path / "e01-case")
-    assert summary(raw_hits) == summary(folder_hits)
-    assert summary(e01_hits) == summary(folder_hits)
-    assert {h["source"] for h in e01_hits} == {"evidence.E01"}
-    after = {p: (sha256(p), p.stat().st_mtime_ns) for p in before}
+    containers = ("zip", "tgz", "raw", "e01")
+    before = {k: (sha256(evidence[k]), evidence[k].stat().st_mtime_ns) for k in containers}
+    for kind in containers:
+        hits = scan_hits(evidence, evidence[kind], tmp_path / f"{kind}-case")
+        assert summary(hits) == summary(folder_hits), kind
+        assert {h["source"] for h in hits} == {evidence[kind].name}
+    after = {k: (sha256(evidence[k]), evidence[k].stat().st_mtime_ns) for k in containers}
     assert after == before  # the containers are bit-identical, their times untouched
 
 
@@ -183,3 +186,32 @@ def test_sigkill_inside_an_e01_scan_then_resume_loses_nothing_and_doubles_nothin
     assert _faces_by_content(killed) == want  # every content once, with exactly its faces
     verified = homeward("audit", "verify", "--case", killed, env=evidence["env"])
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_hostile_archive_entries_are_refused_one_by_one_and_the_rest_is_scanned(evidence, tmp_path):
+    """Zip slip names, absolute names and a zip bomb inside the evidence: each refused with a
+    clear reason, the photos beside them scanned, exit 1 (finished, with per-file problems)."""
+    from desktop.review.overview import problem_files
+    from desktop.scan.case import Case
+
+    slip = make_zip_slip(evidence["folder"], tmp_path)
+    bomb = make_zip_bomb(evidence["folder"], tmp_path)
+    case_dir = tmp_path / "case"
+    result = homeward("scan", slip, bomb, "--case", case_dir, "--gallery", evidence["gallery"],
+                      "--workers", "2", "--quiet", env=evidence["env"])
+    assert result.returncode == 1, result.stderr
+    case = Case.open(case_dir)
+    try:
+        problems = {(p["rel_path"], p["status"]) for p in problem_files(case.db)}
+        reasons = " ".join(p["reason"] for p in problem_files(case.db))
+        assert ("bomb.bin", "refused") in problems
+        assert sum(1 for _, status in problems if status == "refused") >= 6
+        assert "would leave the archive" in reasons, reasons
+        ok = next(case.db.query("SELECT COUNT(*) AS n FROM files WHERE status = 'ok'"))["n"]
+        assert ok == 2 * len([p for p in evidence["folder"].rglob("*") if p.is_file()])
+    finally:
+        case.close()
+    want = {h["person_name"] for h in scan_hits(evidence, evidence["folder"], tmp_path / "f")}
+    got = json.loads(homeward("hits", "--case", case_dir, "--format", "json",
+                              env=evidence["env"]).stdout)
+    assert {h["person_name"] for h in got} == want

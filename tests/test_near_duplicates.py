@@ -11,11 +11,11 @@ from conftest import FACEDATA, require_shared
 
 
 def test_resized_and_recompressed_copies_are_named_beside_a_confirmed_hit(tmp_path, test_pack):
+    from desktop.engine.engine import EngineOptions
     from desktop.gallery.fields import PersonFields
     from desktop.gallery.gallery import Gallery
     from desktop.gallery.imports import PackInfo, import_rows
     from desktop.gallery.sources import ImportRow
-    from desktop.engine.engine import EngineOptions
     from desktop.review.decisions import decide
     from desktop.review.queue import review_items
     from desktop.scan.analyze import analyze_paths

@@ -46,6 +46,7 @@ from desktop.sources.base import (
     encode_locator,
 )
 from desktop.sources.detect import entry_name, open_source
+from desktop.sources.nested import NestedSource
 from desktop.storage.database import utc_now
 from desktop.storage.record import Seal, sealed
 
@@ -267,8 +268,6 @@ class ScanJob:
         self.report(Progress("listing", 0, 0, 0, 0.0, None))
         lister = reader = open_source(source.spec)
         if source.kind != FOLDER and self.archive_depth > 0:
-            from desktop.sources.nested import NestedSource
-
             lister = NestedSource(reader, self.archive_depth)
         with lister:
             entries = list(lister.entries())

@@ -50,10 +50,11 @@ def compression_of(head: bytes) -> str | None:
 
 
 def _decompressed_head(stream: BinaryIO, compression: str) -> bytes:
-    opener = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}[compression]
+    opener = {"gzip": lambda s: gzip.GzipFile(fileobj=s), "bzip2": bz2.BZ2File,
+              "xz": lzma.LZMAFile}[compression]
     stream.seek(0)
     try:
-        with opener(fileobj=stream) as inner:  # type: ignore[call-arg]
+        with opener(stream) as inner:
             return inner.read(512)
     except (OSError, EOFError, lzma.LZMAError, ValueError):
         return b""
@@ -145,7 +146,7 @@ def open_source(spec: SourceSpec) -> EvidenceSource:
 
 _KEPT = 8  # sources kept open per process: the scan's few, and an archive or two inside them
 _open: OrderedDict[SourceSpec, EvidenceSource] = OrderedDict()
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered when a source opens the source its container lies in
 
 
 def opened(spec: SourceSpec) -> EvidenceSource:
@@ -160,8 +161,15 @@ def opened(spec: SourceSpec) -> EvidenceSource:
         return source
 
 
+NESTED = "nested"
+
+
 def open_entry(spec: SourceSpec, locator: tuple) -> BinaryIO:
-    """A read-only stream of one entry, in any process (workers open sources from specs)."""
+    """A read-only stream of one entry, in any process (workers open sources from specs).
+    An entry of an archive inside the source has the locator ("nested", archive spec,
+    locator in the archive) (desktop.sources.nested): it is read from that archive."""
+    while len(locator) == 3 and locator[0] == NESTED and isinstance(locator[1], SourceSpec):
+        spec, locator = locator[1], locator[2]
     return opened(spec).open(locator)
 
 
