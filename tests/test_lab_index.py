@@ -182,7 +182,8 @@ def test_links_report_exactly_the_three_shared_people(cases, index):
     assert code == 0, err
     links = json.loads(out)
     assert all(set(k) == {"cluster_id", "other_case_id", "other_case_number", "other_cluster_id",
-                          "score"} for k in links)
+                          "score", "status", "reviewer", "note", "decided_at", "link"}
+               for k in links)
     assert {(k["cluster_id"], k["other_cluster_id"]) for k in links} == expected
     assert len(links) == 3
     assert {(k["other_case_id"], k["other_case_number"]) for k in links} == {(b.case_id, "2025-B")}
@@ -280,7 +281,7 @@ def test_a_missing_lab_index_is_named_and_not_created(cases, tmp_path):
                                                  a.person_face["Tiger_Woods"]),
                  ("list",), ("unregister", "--case", a.folder)):
         code, _, err = lab(*args, "--index", missing)
-        assert code == 2 and f"No lab index at {missing}" in err, (args, err)
+        assert code == 3 and f"No lab index at {missing}" in err, (args, err)
     assert list(tmp_path.iterdir()) == []
     _unharmed(a.folder, before)
 
@@ -293,7 +294,7 @@ def test_a_lab_index_held_by_another_writer_is_refused(cases, index):
     with held_by_another_process(f"{index}.lock") as holder:
         for action in ("register", "unregister"):
             code, _, err = lab(action, "--case", a.folder, "--index", index)
-            assert code == 2 and f"lab index {index} is being written by" in err, err
+            assert code == 3 and f"lab index {index} is being written by" in err, err
             assert f"process {holder.pid}" in err
         code, out, _ = lab("links", "--case", a.folder, "--index", index, "--format", "json")
         assert code == 0 and len(json.loads(out)) == 3  # readers are not blocked
@@ -310,7 +311,7 @@ def test_a_lab_index_from_a_newer_homeward_is_refused(cases, index):
     before, kept = len(audit_actions(a.folder)), digest(index)
     for args in (("register", "--case", a.folder), ("links", "--case", a.folder), ("list",)):
         code, _, err = lab(*args, "--index", index)
-        assert code == 2 and "newer Homeward" in err, (args, err)
+        assert code == 3 and "newer Homeward" in err, (args, err)
     assert digest(index) == kept
     _unharmed(a.folder, before)
 
@@ -329,7 +330,7 @@ def test_a_corrupt_lab_index_or_another_file_is_refused(cases, tmp_path):
         kept = digest(path)
         for args in (("register", "--case", a.folder), ("links", "--case", a.folder)):
             code, _, err = lab(*args, "--index", path)
-            assert code == 2 and reason in err, (path, args, err)
+            assert code == 3 and reason in err, (path, args, err)
         assert digest(path) == kept
     _unharmed(a.folder, before)
 
@@ -342,7 +343,7 @@ def test_a_case_not_registered_is_named(cases, tmp_path):
     before = len(audit_actions(a.folder))
     for action in ("links", "unregister"):
         code, _, err = lab(action, "--case", a.folder, "--index", path)
-        assert code == 2 and "Case 2025-A is not registered" in err, err
+        assert code == 3 and "Case 2025-A is not registered" in err, err
     _unharmed(a.folder, before)
 
 
@@ -357,9 +358,9 @@ def test_a_case_of_another_pack_is_never_compared(cases, index, tmp_path):
     other.close()
     before, kept = len(audit_actions(other.folder)), digest(index)
     code, _, err = lab("register", "--case", other.folder, "--index", index)
-    assert code == 2 and "never compared" in err and "'open'" in err, err
+    assert code == 3 and "never compared" in err and "'open'" in err, err
     code, _, err = lab("search", "--case", other.folder, "--face", "1", "--index", index)
-    assert code == 2 and "never compared" in err, err
+    assert code == 3 and "never compared" in err, err
     assert digest(index) == kept
     _unharmed(other.folder, before)
 
@@ -399,7 +400,7 @@ def test_a_case_being_written_is_not_registered_half(cases, tmp_path):
     before = len(audit_actions(a.folder))
     with held_by_another_process(f"{a.folder / 'case.db'}.lock") as holder:
         code, _, err = lab("register", "--case", a.folder, "--index", path)
-        assert code == 2 and "being written by" in err and f"process {holder.pid}" in err
+        assert code == 3 and "being written by" in err and f"process {holder.pid}" in err
     assert not path.exists()
     _unharmed(a.folder, before)
 
@@ -424,7 +425,7 @@ def test_a_scan_of_a_registered_case_updates_the_index_and_names_its_links(cases
     code, out, err = homeward("scan", str(source), "--case", str(copy), "--pack", TEST_PACK,
                               "--workers", "1", "--quiet")
     assert code == 0, err
-    assert "lab index: 4 cross-case link(s) with case(s) 2025-B" in out, out
+    assert "lab index: 4 cross-case link(s), 4 not reviewed yet, with case(s) 2025-B" in out, out
     code, out, err = lab("links", "--case", copy, "--index", path, "--format", "json")
     assert code == 0 and "changed since it was registered" not in err
     assert len(json.loads(out)) == 4  # the three shared people, and B's person now seen in A

@@ -1,4 +1,4 @@
-"""`homeward lab register|unregister|list|links|search`: the same unknown person across cases,
+"""`homeward lab register|unregister|list|links|decide|search`: the same unknown person across cases,
 through a lab index file (the user data folder's by default, or --index on a shared volume)."""
 
 from __future__ import annotations
@@ -9,9 +9,14 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop.errors import InvalidArguments
+from desktop.people.link_review import VERDICTS, review_text
 from desktop.scan.case import Case
+
+if TYPE_CHECKING:
+    from desktop.people.lab_index import Link
 
 LEADS = ("Investigative leads for human review, not identifications: a match means only that "
          "two clusters look alike.")
@@ -42,6 +47,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     links.add_argument("--threshold", type=float,
                        help="lowest template cosine shown (default: the pack's)")
     links.add_argument("--format", choices=["json", "table"], default="table")
+    decide = action("decide", "confirm, reject or mark unsure a link of `lab links` (the "
+                    "latest decision counts; audited in the case)", run_decide, True)
+    decide.add_argument("--link", required=True, metavar="KEY",
+                        help="the link's key, as `lab links` prints it")
+    decide.add_argument("--decision", choices=VERDICTS, required=True)
+    decide.add_argument("--reviewer", default=getpass.getuser())
+    decide.add_argument("--note")
+    decide.add_argument("--threshold", type=float,
+                        help="the threshold the link was listed at (default: the pack's)")
     search = action("search", "a face across every registered case's clusters", run_search,
                     False)
     probe = search.add_mutually_exclusive_group(required=True)
@@ -116,32 +130,60 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_links(args: argparse.Namespace) -> int:
+def _links(args: argparse.Namespace, case: Case) -> tuple[list[Link], float]:
+    """The case's links in --index at --threshold (default: the pack's), each with its
+    decision, and that threshold; a note on stderr when the index holds older clusters."""
     from desktop.engine.pack_store import resolve_pack
     from desktop.people.lab_index import case_links, is_current, link_threshold, reading
 
     path = _index_path(args)
-    case = Case.open(args.case)
-    try:
-        entry = case_entry(case)
-        with reading(path) as index:
-            threshold = (args.threshold if args.threshold is not None
-                         else link_threshold(resolve_pack(entry.pack_id)))
-            links = case_links(path, index, entry, threshold)
-            current = is_current(index, entry.case_id, case.db)
-    finally:
-        case.close()
+    entry = case_entry(case)
+    with reading(path) as index:
+        threshold = (args.threshold if args.threshold is not None
+                     else link_threshold(resolve_pack(entry.pack_id)))
+        links = case_links(path, index, entry, case.db, threshold)
+        current = is_current(index, entry.case_id, case.db)
     if not current:
         print(f"note: the clusters of case {entry.case_number} changed since it was registered; "
               "run `homeward lab register` again to compare what it holds now.", file=sys.stderr)
+    return links, threshold
+
+
+def run_links(args: argparse.Namespace) -> int:
+    case = Case.open(args.case)
+    try:
+        links, threshold = _links(args, case)
+    finally:
+        case.close()
     if args.format == "json":
-        print(json.dumps([asdict(k) for k in links], indent=2, ensure_ascii=False))
+        print(json.dumps([{**asdict(k), "link": k.text_key} for k in links], indent=2,
+                         ensure_ascii=False))
         return 0
     print(LEADS)
     for k in links:
         print(f"{k.score:.4f}  cluster {k.cluster_id:<6} ~ case {k.other_case_number} "
-              f"cluster {k.other_cluster_id}")
+              f"cluster {k.other_cluster_id:<6} {review_text(k)}\n        link {k.text_key}")
     print(f"{len(links)} link(s) at or above {threshold:g}")
+    return 0
+
+
+def run_decide(args: argparse.Namespace) -> int:
+    from desktop.people.link_review import decide_link
+
+    case = Case.open(args.case)
+    try:
+        links, threshold = _links(args, case)
+        link = next((k for k in links if k.text_key == args.link.strip()), None)
+        if link is None:
+            raise InvalidArguments(f"No link {args.link!r} of case {case.info.case_number} at or "
+                                   f"above {threshold:g}.",
+                                   "the keys are those `homeward lab links --case DIR` prints")
+        decision = decide_link(case.db, link, args.decision, args.reviewer, args.note)
+    finally:
+        case.close()
+    print(f"recorded: {decision.verdict} by {decision.reviewer} for cluster {link.cluster_id} ~ "
+          f"case {link.other_case_number} cluster {link.other_cluster_id} (a lead, not an "
+          "identification)")
     return 0
 
 

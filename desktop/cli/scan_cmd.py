@@ -135,9 +135,11 @@ def _report_links(args: argparse.Namespace) -> None:
         case.close()
     if links is None:
         return
-    cases = sorted({link.other_case_number for link in links})
-    print(f"lab index: {len(links)} cross-case link(s)"
-          + (f" with case(s) {', '.join(cases)}" if cases else "")
+    shown = [link for link in links if link.status != "reject"]
+    pending = sum(1 for link in shown if link.status == "pending")
+    cases = sorted({link.other_case_number for link in shown})
+    print(f"lab index: {len(shown)} cross-case link(s), {pending} not reviewed yet"
+          + (f", with case(s) {', '.join(cases)}" if cases else "")
           + " — leads for review, not identifications (homeward lab links --case DIR)")
 
 

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from desktop.engine.pack_store import InstalledPack
+from desktop.engine.pack_store import InstalledPack, resolve_pack
 from desktop.errors import HomewardError
 from desktop.people.case_people import pack_params
+from desktop.people.link_review import PENDING, LinkKey, link_status, with_decision
 from desktop.people.params import is_good
 from desktop.people.search import FaceIndex, unit_rows
 from desktop.storage.database import open_database, transaction, utc_now
@@ -81,13 +82,27 @@ class RegisteredCase:
 
 @dataclass(frozen=True)
 class Link:
-    """A cluster of this case like a cluster of another registered case: a lead to review."""
+    """A cluster of this case like a cluster of another registered case: a lead to review,
+    with the latest reviewer's decision on it (people/link_review.py)."""
 
     cluster_id: int
     other_case_id: str
     other_case_number: str
     other_cluster_id: int
     score: float
+    status: str = PENDING  # or the latest decision's verdict: confirm, reject, unsure
+    reviewer: str | None = None
+    note: str | None = None
+    decided_at: str | None = None
+
+    @property
+    def key(self) -> LinkKey:
+        return (self.cluster_id, self.other_case_id, self.other_cluster_id)
+
+    @property
+    def text_key(self) -> str:
+        """The key a person or a script names the link by: CLUSTER:OTHER_CASE_ID:ITS_CLUSTER."""
+        return ":".join(map(str, self.key))
 
 
 @dataclass(frozen=True)
@@ -321,19 +336,22 @@ def is_current(index: sqlite_utils.Database, case_id: str, case_db: sqlite_utils
 
 
 def case_links(path: Path, index: sqlite_utils.Database, entry: CaseEntry,
-               threshold: float) -> list[Link]:
-    """Every (cluster of this case, cluster of another case) at or above threshold, best first."""
+               case_db: sqlite_utils.Database, threshold: float) -> list[Link]:
+    """Every (cluster of this case, cluster of another case) at or above threshold, best first,
+    each with its latest decision in the case's record (pending without one)."""
     _require_registered(index, entry, path)
     mine = _templates(index, "t.case_id = ?", [entry.case_id])
     others = _templates(index, "t.case_id != ?", [entry.case_id])
     if not mine or not others:
         return []
     found = _face_index(others)
+    decided = link_status(case_db)
     links = [Link(row["cluster_id"], others[n]["case_id"], others[n]["case_number"],
                   others[n]["cluster_id"], round(score, 6))
              for row in mine for n, score in found.search(_vector(row["template"]), threshold)]
-    return sorted(links, key=lambda k: (-k.score, k.cluster_id, k.other_case_number,
-                                        k.other_case_id, k.other_cluster_id))
+    return sorted((with_decision(k, decided.get(k.key)) for k in links),
+                  key=lambda k: (-k.score, k.cluster_id, k.other_case_number, k.other_case_id,
+                                 k.other_cluster_id))
 
 
 def search_index(index: sqlite_utils.Database, query: np.ndarray, threshold: float,
@@ -358,6 +376,29 @@ def registered_index_of(case_db: sqlite_utils.Database) -> Path | None:
     return Path(json.loads(row["payload"])["index"])
 
 
+@dataclass(frozen=True)
+class CaseLinks:
+    """A registered case's links, read from the index it was last registered in."""
+
+    index: Path
+    links: list[Link]
+    current: bool  # False: the case's clusters changed since it was registered
+
+
+def registered_links(case_db: sqlite_utils.Database, entry: CaseEntry,
+                     threshold: float | None = None) -> CaseLinks | None:
+    """The case's links at `threshold` (default: its pack's), each with its decision; None: the
+    case is not registered. A missing or unusable index raises LabIndexError."""
+    path = registered_index_of(case_db)
+    if path is None:
+        return None
+    if threshold is None:
+        threshold = link_threshold(resolve_pack(entry.pack_id))
+    with reading(path) as index:
+        return CaseLinks(path, case_links(path, index, entry, case_db, threshold),
+                         is_current(index, entry.case_id, case_db))
+
+
 def refresh_after_scan(case_db: sqlite_utils.Database, entry: CaseEntry, pack: InstalledPack,
                        examiner: str) -> list[Link] | None:
     """After a scan of a registered case: its new clusters go to the index (audited) and its
@@ -369,4 +410,4 @@ def refresh_after_scan(case_db: sqlite_utils.Database, entry: CaseEntry, pack: I
         raise _missing(path)
     register_case(path, entry, case_db, examiner)
     with reading(path) as index:
-        return case_links(path, index, entry, link_threshold(pack))
+        return case_links(path, index, entry, case_db, link_threshold(pack))

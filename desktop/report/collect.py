@@ -12,18 +12,11 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop.engine.pack_store import resolve_pack
 from desktop.errors import HomewardError
 from desktop.hashing import CHUNK
 from desktop.people.case_people import list_clusters
-from desktop.people.lab_index import (
-    CaseEntry,
-    Link,
-    case_links,
-    link_threshold,
-    reading,
-    registered_index_of,
-)
+from desktop.people.lab_index import CaseEntry, Link, registered_index_of, registered_links
+from desktop.people.link_review import PENDING
 from desktop.report.references import Reference, references
 from desktop.review.queue import review_items
 from desktop.scan.case import Case, CaseInfo
@@ -91,8 +84,15 @@ class CrossCaseLeads:
     report is made (the index lives outside the case record)."""
 
     index: str | None  # None: the case is not registered in a lab index
-    links: list[Link]
+    links: list[Link]  # pending, confirmed and unsure: leads, best first
+    rejected: int = 0  # links a reviewer rejected: counted, not shown
     note: str = ""  # why no links could be read, when so
+
+    def counts(self) -> dict[str, int]:
+        return {"confirmed": sum(k.status == "confirm" for k in self.links),
+                "unsure": sum(k.status == "unsure" for k in self.links),
+                "pending": sum(k.status == PENDING for k in self.links),
+                "rejected": self.rejected}
 
 
 @dataclass(frozen=True)
@@ -186,18 +186,18 @@ def collect(case: Case, examiner: str | None = None) -> ReportData:
 
 
 def _cross_case(case: Case) -> CrossCaseLeads:
-    path = registered_index_of(case.db)
-    if path is None:
-        return CrossCaseLeads(None, [])
     info = case.info
     entry = CaseEntry(info.case_id, info.case_number, str(case.folder.resolve()), info.pack_id,
                       info.model_hashes)
     try:
-        threshold = link_threshold(resolve_pack(info.pack_id))
-        with reading(path) as index:
-            return CrossCaseLeads(str(path), case_links(path, index, entry, threshold))
+        found = registered_links(case.db, entry)
     except HomewardError as exc:
-        return CrossCaseLeads(str(path), [], f"the lab index could not be read: {exc}")
+        path = registered_index_of(case.db)
+        return CrossCaseLeads(str(path), [], note=f"the lab index could not be read: {exc}")
+    if found is None:
+        return CrossCaseLeads(None, [])
+    return CrossCaseLeads(str(found.index), [k for k in found.links if k.status != "reject"],
+                          sum(k.status == "reject" for k in found.links))
 
 
 def _named_people(case: Case) -> list[NamedPerson]:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from desktop.people.lab_index import Link
 from desktop.report.collect import CrossCaseLeads, NamedPerson, ReportData, ReportHit
 from desktop.scan.case import CaseInfo
 
@@ -121,22 +122,38 @@ def _named_people(people: list[NamedPerson], image_src: ImageSource) -> str:
             f"has been identified by these groups.</p>{rows}</div>")
 
 
+def _review(link: Link) -> str:
+    """What a reviewer decided on a link, in the words of the report."""
+    if link.reviewer is None:
+        return "candidate lead, not reviewed"
+    when = (link.decided_at or "")[:16].replace("T", " ")
+    said = {"confirm": "confirmed", "unsure": "marked unsure"}[link.status]
+    return f"{said} by {link.reviewer} on {when} UTC" + (f": {link.note}" if link.note else "")
+
+
 def _cross_case(leads: CrossCaseLeads) -> str:
+    counts = leads.counts()
     if leads.index is None:
         body = "<p>This case is not registered in a lab index.</p>"
     elif leads.note:
         body = f"<p>{esc(leads.note)}</p>"
     else:
         rows = "".join(f"<tr><td>{k.cluster_id}</td><td>{esc(k.other_case_number)}</td>"
-                       f"<td>{k.other_cluster_id}</td><td>{k.score:.4f}</td></tr>"
-                       for k in leads.links)
-        body = (f"<p>Lab index {esc(leads.index)}, read when this report was made.</p>"
-                "<table><tr><th>Cluster here</th><th>Other case</th><th>Its cluster</th>"
-                f"<th>Similarity</th></tr>{rows}</table>" if leads.links else "<p>None.</p>")
+                       f"<td>{k.other_cluster_id}</td><td>{k.score:.4f}</td>"
+                       f"<td>{esc(_review(k))}</td></tr>" for k in leads.links)
+        body = (f"<p>Lab index {esc(leads.index)}, read when this report was made. "
+                f"{counts['confirmed']} confirmed, {counts['unsure']} unsure, "
+                f"{counts['pending']} not yet reviewed; {counts['rejected']} rejected by a "
+                "reviewer (counted, not shown).</p>"
+                + ("<table><tr><th>Cluster here</th><th>Other case</th><th>Its cluster</th>"
+                   f"<th>Similarity</th><th>Review</th></tr>{rows}</table>" if leads.links
+                   else "<p>None.</p>"))
     return (f'<div class="section" id="cross-case"><h2>Same unknown person in other cases '
             f'({len(leads.links)})</h2><p><span class="warn">Investigative leads, not '
             "identifications:</span> groups of faces of this case that resemble groups in other "
-            f"registered cases, for a person to review.</p>{body}</div>")
+            "registered cases, for a person to review. A confirmed link means a reviewer judged "
+            "both groups to show the same person; it still names nobody.</p>"
+            f"{body}</div>")
 
 
 def calibration_text(info: CaseInfo) -> str:

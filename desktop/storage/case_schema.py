@@ -290,13 +290,28 @@ CREATE TABLE known_files (
     priority INTEGER NOT NULL,
     UNIQUE (content_id, set_name, set_version)
 );
+-- A reviewer's decision on a cross-case link (this case's cluster looks like a cluster of
+-- another registered case): appended, never updated, like decisions on gallery hits.
+CREATE TABLE link_decisions (
+    id INTEGER PRIMARY KEY,
+    cluster_id INTEGER NOT NULL REFERENCES clusters (id),
+    other_case_id TEXT NOT NULL,
+    other_case_number TEXT NOT NULL,
+    other_cluster_id INTEGER NOT NULL,
+    score REAL NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ('confirm', 'reject', 'unsure')),
+    reviewer TEXT NOT NULL CHECK (length(trim(reviewer)) > 0),
+    note TEXT,
+    decided_at TEXT NOT NULL
+);
+CREATE INDEX link_decisions_link ON link_decisions (cluster_id, other_case_id, other_cluster_id);
 """
 
 
 def _v4(db: sqlite_utils.Database) -> None:
     intact = {table: rows_as_sealed(db, table) for table in ("files", "contents")}
     info = {r["key"]: json.loads(r["value"]) for r in db.query("SELECT key, value FROM case_info")}
-    for statement in statements(V4):
+    for statement in statements(V4 + append_only_triggers("link_decisions", "id")):
         db.execute(statement)
     if "source_root" not in info:
         return  # a case being created: its sources come with its first scan

@@ -30,7 +30,7 @@ from desktop.storage.lock import case_writer
 SEALED_TABLES = {"case_info": "key", "scans": "id", "sources": "id", "contents": "id",
                  "files": "id", "known_files": "id", "tracks": "id", "faces": "id", "hits": "id",
                  "decisions": "id", "clusters": "id", "cluster_members": "face_id",
-                 "cluster_ops": "id"}
+                 "cluster_ops": "id", "link_decisions": "id"}
 DELETED = None  # the seal of a row a transaction removed
 
 

@@ -2,8 +2,9 @@
 `TaskRunner` on worker threads, each on its own case connection (SQLite connections belong
 to one thread). No Qt here.
 
-These are the reads `homeward clusters` and `homeward search` make, plus what the page
-needs to draw them: each face's crop, context image and the width its box is measured in.
+These are the reads `homeward clusters`, `homeward search` and `homeward lab links` make,
+plus what the page needs to draw them: each face's crop, context image and the width its box
+is measured in.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from desktop.engine.types import ImageResult
 from desktop.errors import ModelPackError
 from desktop.people.case_people import Cluster, ClusterFace, SearchHit, list_clusters, pack_params
 from desktop.people.case_people import search_faces as search_case
+from desktop.people.lab_index import CaseEntry, CaseLinks, registered_links
 from desktop.people.params import params_for
 from desktop.scan.case import Case
 from desktop.ui.gallery_work import Engine, analyze_photos
@@ -90,3 +92,16 @@ def search(folder: Path, query: np.ndarray, threshold: float) -> list[SearchHit]
 def photo_faces(pack_id: str, provider: str, photo: Path, control: TaskControl) -> ImageResult:
     """The faces of a photo the investigator brings, embedded with the case's pack."""
     return analyze_photos(Engine(pack_id, provider, 1), [photo], control).results[Path(photo)]
+
+
+def read_links(folder: Path) -> CaseLinks | None:
+    """The case's cross-case links in the lab index it is registered in, each with its
+    decision (None: not registered); the index may be on a slow shared volume."""
+    case = Case.open(folder)
+    try:
+        info = case.info
+        return registered_links(case.db, CaseEntry(info.case_id, info.case_number,
+                                                   str(case.folder.resolve()), info.pack_id,
+                                                   info.model_hashes))
+    finally:
+        case.close()

@@ -4,8 +4,9 @@ them, keyboard first.
 The grid shows one tile per cluster, largest first (irrelevant ones last, greyed). Enter
 opens a cluster: its faces, each file, and the selected face in its context image. Keys:
 N name, M merge the selected clusters (into the largest), S split the selected faces out,
-X "not this person", I irrelevant on/off, F search by the selected face, Esc back, F1 help;
-a photo dropped on the page searches by its face. Every change goes through
+X "not this person", I irrelevant on/off, F search by the selected face, L cross-case links
+(reviewed with C, R, U as on the Review page), Esc back, F1 help; a photo dropped on the page
+searches by its face. Every change goes through
 `desktop.people.operations` (as the CLI's do) under the examiner's name, then the page reads
 the case again in the background; reads and searches never run on the GUI thread.
 """
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QStackedWidget,
     QVBoxLayout,
+    QWidget,
 )
 
 from desktop.people.case_people import Cluster, face_vector
@@ -38,6 +40,7 @@ from desktop.ui.dialogs import attempt, show_failure, show_info
 from desktop.ui.pages.base import Page
 from desktop.ui.people_data import People
 from desktop.ui.people_grid import ClusterModel, ClusterTile, FaceTile, TileGrid
+from desktop.ui.people_links import LinksPanel
 from desktop.ui.people_panel import FacesPanel
 from desktop.ui.people_probe import PhotoProbe
 from desktop.ui.people_search import FaceSearch, Found, Probe
@@ -50,26 +53,33 @@ from desktop.ui.thumbnails import ThumbnailLoader
 
 NO_CASE = "No case is open.\n\nOpen or create one on the Cases page (Ctrl+1);\nits people are shown here."
 HINT = ("Enter open · N name · M merge · S split · X not this person · I irrelevant · "
-        "F search by face · Esc back · F1 keys · drop a photo to search by it")
+        "F search by face · L cross-case links · Esc back · F1 keys · drop a photo to search by it")
 KEYS = """Cluster grid (Ctrl/Shift + click or arrows select several):
   Enter   open the cluster: its faces, files and context
   N       name the cluster
   M       merge the selected clusters into the largest
   I       mark the selected clusters irrelevant (again: relevant)
   F       search the case by the cluster's face
+  L       cross-case links (the selected cluster's first)
 Open cluster:
   S       split the selected faces out, together, as another person
   X       not this person: each selected face leaves the cluster
   N / I   name the cluster / mark it irrelevant
   F       search the case by the selected face
+  L       cross-case links (this cluster's first)
   Esc     back to the grid
 Search results:
   Enter   open the selected face's cluster
   F       search again by the selected face
   Esc     back
+Cross-case links (leads for review, not identifications):
+  C R U   confirm, reject, mark unsure the selected link (then the next pending one)
+  N       note for the next decision (Enter returns to the list)
+  Enter   open the cluster here
+  Esc     back
 Drop a photo on the page to search the case by its face; the threshold box sets the lowest
 score shown."""
-CLUSTERS, CLUSTER, SEARCH = "clusters", "cluster", "search"
+CLUSTERS, CLUSTER, SEARCH, LINKS = "clusters", "cluster", "search", "links"
 
 
 def _read_with_tiles(folder: Path) -> tuple[People, list[ClusterTile]]:
@@ -119,7 +129,7 @@ class PeoplePage(Page):
         self.examiner.setObjectName("peopleExaminer")
         self.examiner.setMinimumWidth(260)
         self.examiner.editingFinished.connect(self._save_examiner)
-        self.examiner.returnPressed.connect(lambda: self._grid().setFocus())
+        self.examiner.returnPressed.connect(lambda: self._keys_widget().setFocus())
         self.threshold = QDoubleSpinBox(decimals=3, minimum=-1.0, maximum=1.0, singleStep=0.01)
         self.threshold.setObjectName("searchThreshold")
         self.threshold.setKeyboardTracking(False)
@@ -130,9 +140,13 @@ class PeoplePage(Page):
             tools.addWidget(QLabel(text))
             tools.addWidget(widget)
         tools.addStretch(1)
+        self.links = LinksPanel(self.state, self.tasks, self._examiner)
+        self.links.open_cluster.connect(self.open_cluster)
+        self.links.back.connect(self.back)
+        self.links.said.connect(self._say)
         self.no_case = QLabel(NO_CASE, alignment=Qt.AlignmentFlag.AlignCenter)
         self.stack = QStackedWidget()
-        for widget in (self.no_case, self.cluster_grid, self.faces):
+        for widget in (self.no_case, self.cluster_grid, self.faces, self.links):
             self.stack.addWidget(widget)
         self.message = plain_label(wrap=True)
         self.message.setObjectName("peopleMessage")
@@ -157,24 +171,32 @@ class PeoplePage(Page):
             (K.Key_N, PLAIN): self.name_dialog, (K.Key_M, PLAIN): self.merge_selected,
             (K.Key_S, PLAIN): self.split_selected, (K.Key_X, PLAIN): self.not_this_person,
             (K.Key_I, PLAIN): self.toggle_irrelevant, (K.Key_F, PLAIN): self.search_current,
+            (K.Key_L, PLAIN): self.show_links,
             (K.Key_Escape, PLAIN): self.back, (K.Key_F1, PLAIN): self.show_keys,
         }
         self.keys = KeyCommands(commands, self)
         self.keys.watch(self.cluster_grid, self.face_grid, self.faces.context)
-        back = KeyCommands({(K.Key_Escape, PLAIN): lambda: self._grid().setFocus()}, self)
+        back = KeyCommands({(K.Key_Escape, PLAIN): lambda: self._keys_widget().setFocus()}, self)
         back.watch(self.examiner, self.threshold)
+        KeyCommands({(K.Key_F1, PLAIN): self.show_keys}, self).watch(self.links.table)
 
     def _grid(self) -> TileGrid:
         return self.cluster_grid if self.mode == CLUSTERS else self.face_grid
+
+    def _keys_widget(self) -> QWidget:
+        """Where the keys go in this mode: the grid shown, or the links list."""
+        return self.links.table if self.mode == LINKS else self._grid()
 
     def _show_mode(self, mode: str) -> None:
         self.mode = mode
         if self.state.case is None:
             self.stack.setCurrentWidget(self.no_case)
             return
-        self.stack.setCurrentWidget(self.cluster_grid if mode == CLUSTERS else self.faces)
-        self.setFocusProxy(self._grid())
-        self._grid().setFocus()
+        shown = {CLUSTERS: self.cluster_grid, LINKS: self.links}.get(mode, self.faces)
+        self.stack.setCurrentWidget(shown)
+        focus = self._keys_widget()
+        self.setFocusProxy(focus)
+        focus.setFocus()
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -187,6 +209,7 @@ class PeoplePage(Page):
         self._people, self._folder, self._open = None, None, None
         self._loading = False
         self.search.forget()
+        self.links.forget()
         self.cluster_model.set_tiles([], None)
         self.faces.show_faces("", [], None, {})
         self._show_mode(CLUSTERS)
@@ -236,6 +259,9 @@ class PeoplePage(Page):
         self._select_cluster(chosen)
         if self.mode == CLUSTER and self._cluster(self._open) is not None:
             self.open_cluster(self._open)
+        elif self.mode == LINKS:
+            link = self.links.current()
+            self.links.load(folder, link.cluster_id if link is not None else None)
         elif self.mode == SEARCH:
             self.faces.show_faces(self.heading.text(), [
                 replace(t, cluster_id=people.cluster_of.get(t.face_id)) for t in self.faces.tiles()],
@@ -245,13 +271,15 @@ class PeoplePage(Page):
             self._show_mode(CLUSTERS)
 
     def busy(self) -> bool:
-        """Reading, searching or finding the faces of a photo."""
-        return self._loading or self.search.searching or self._probing is not None
+        """Reading, searching, finding the faces of a photo or reading cross-case links."""
+        return (self._loading or self.search.searching or self._probing is not None
+                or self.links.reading)
 
     def settle(self) -> None:
         if self._load is not None:
             self._load.thread.wait(60_000)
         self.search.wait()
+        self.links.wait()
         for _ in range(3):
             QApplication.processEvents()
             self.grab()  # paint once: the grid asks for the crops of the tiles on screen
@@ -320,10 +348,24 @@ class PeoplePage(Page):
         self.faces.show_faces(f"{tile.title} · {tile.counts}{marked}", tiles, self._folder,
                               images, keep)
 
+    def show_links(self) -> None:
+        """The case's cross-case links, the selected (or open) cluster's first made current."""
+        if self.state.case is None or self._folder is None:
+            return
+        cluster = self._target()
+        self._open = None
+        self._show_mode(LINKS)
+        self.links.load(self._folder, cluster.cluster_id if cluster is not None else None)
+
     def back(self) -> None:
         probe = self.search.probe
         if self.mode == SEARCH and probe is not None and self._cluster(probe.back_to) is not None:
             self.open_cluster(probe.back_to)
+        elif self.mode == LINKS:
+            link = self.links.current()
+            if link is not None:
+                self._select_cluster(link.cluster_id)
+            self._show_mode(CLUSTERS)
         elif self.mode != CLUSTERS:
             self._select_cluster(self._open)
             self._open = None
@@ -333,7 +375,8 @@ class PeoplePage(Page):
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         entries = [("Search by this face\tF", self.search_current),
-                   ("Name…\tN", self.name_dialog), ("Irrelevant on/off\tI", self.toggle_irrelevant)]
+                   ("Name…\tN", self.name_dialog), ("Irrelevant on/off\tI", self.toggle_irrelevant),
+                   ("Cross-case links\tL", self.show_links)]
         if grid is self.cluster_grid:
             entries[1:1] = [("Open\tEnter", self.open_current),
                             ("Merge selected\tM", self.merge_selected)]
