@@ -236,3 +236,33 @@ def test_the_people_page_reviews_links_with_the_review_keys(cases, tmp_path, win
     assert [k["status"] for k in links_of(copy, index)] == ["confirm", "reject", "pending"]
     assert links_of(copy, index)[1]["note"] == "different nose"
     assert audit_verifies(copy)
+
+
+def test_a_reclustering_keeps_the_cluster_a_link_decision_names(cases, tmp_path):
+    """A link decision names this case's cluster: a full re-clustering (even under other
+    parameters, which regroup clusters nobody worked on) keeps that cluster and its faces, so
+    the decision stays attached to the faces the reviewer saw."""
+    import dataclasses
+
+    from desktop.engine.pack_store import resolve_pack
+    from desktop.people.case_people import pack_params, recluster_case
+    from desktop.scan.case import Case
+
+    copy, index = registered_copy(cases, tmp_path)
+    link = links_of(copy, index)[0]
+    code, _, err = decide(copy, index, link["link"], "confirm", "--reviewer", REVIEWER)
+    assert code == 0, err
+    before = sorted(f for (f,) in rows(copy, "SELECT face_id FROM cluster_members "
+                                             "WHERE cluster_id = ?", (link["cluster_id"],)))
+    case = Case.open(copy)
+    try:
+        params = pack_params(resolve_pack(case.info.pack_id))
+        strict = dataclasses.replace(params, link=params.link + 0.3)
+        summary = recluster_case(case.db, strict, REVIEWER)
+        assert summary.faces_moved > 0  # the stricter parameters did regroup the case
+    finally:
+        case.close()
+    after = sorted(f for (f,) in rows(copy, "SELECT face_id FROM cluster_members "
+                                            "WHERE cluster_id = ?", (link["cluster_id"],)))
+    assert set(before) <= set(after)
+    assert audit_verifies(copy)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,6 +19,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                                    "cluster, largest first")
     clusters.add_argument("--case", type=Path, required=True)
     clusters.add_argument("--format", choices=["json", "table"], default="table")
+    clusters.add_argument("--recluster", action="store_true",
+                          help="first cluster every face again from scratch, keeping every "
+                          "cluster an examiner has worked on (audited)")
+    clusters.add_argument("--examiner", default=getpass.getuser(), help="who asks (--recluster)")
     clusters.set_defaults(handler=run_clusters)
     search = commands.add_parser("search", help="every face of a case like a face of the case "
                                  "or of a photo, best first")
@@ -61,10 +66,20 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_clusters(args: argparse.Namespace) -> int:
-    from desktop.people.case_people import list_clusters
+    from desktop.engine.pack_store import resolve_pack
+    from desktop.people.case_people import list_clusters, pack_params, recluster_case
 
+    if args.recluster and not args.examiner.strip():
+        raise InvalidArguments("--examiner cannot be empty.")
     case = Case.open(args.case)
     try:
+        if args.recluster:
+            done = recluster_case(case.db, pack_params(resolve_pack(case.info.pack_id)),
+                                  args.examiner.strip())
+            print(f"re-clustered {done.items} items: {done.faces_moved} faces moved, "
+                  f"{done.faces_placed} placed; {done.clusters_kept} clusters kept, "
+                  f"{done.clusters_created} created, {done.clusters_emptied} emptied",
+                  file=sys.stderr)
         clusters = list_clusters(case.db)
     finally:
         case.close()

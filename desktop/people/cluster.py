@@ -237,14 +237,20 @@ def _numbered(cluster: np.ndarray, start: int) -> np.ndarray:
 
 
 def cluster_all(face_ids: np.ndarray, vectors: np.ndarray, good: np.ndarray, params: ClusterParams,
-                constraints: Constraints = NO_CONSTRAINTS) -> np.ndarray:
-    """A label (0, 1, ...) per face; faces of one person share a label, a face alone has its own."""
+                constraints: Constraints = NO_CONSTRAINTS, *, kept: np.ndarray | None = None) -> np.ndarray:
+    """A label (0, 1, ...) per face; faces of one person share a label, a face alone has its own.
+
+    `kept` (a group number per face, -1 for none): groups the examiner has acted on, each
+    kept whole and apart from the others; other faces may still join them."""
     vectors = unit_rows(vectors)
     good = np.asarray(good, bool)
     index = _check(face_ids, vectors, good)
     if not len(vectors):
         return np.zeros(0, np.int64)
-    cluster = _agglomerate(vectors, good, np.full(len(vectors), -1), np.ones(len(vectors), bool), params,
+    fixed = np.full(len(vectors), -1) if kept is None else np.asarray(kept, np.int64)
+    if len(fixed) != len(vectors):
+        raise ValueError(f"{len(vectors)} faces, {len(fixed)} kept groups")
+    cluster = _agglomerate(vectors, good, fixed, np.ones(len(vectors), bool), params,
                            _pairs(constraints.must_link, index), _pairs(constraints.cannot_link, index))
     return _numbered(cluster, 0)
 
