@@ -61,3 +61,23 @@ def test_resized_and_recompressed_copies_are_named_beside_a_confirmed_hit(tmp_pa
     finally:
         case.close()
         gallery.close()
+
+
+def test_a_phone_size_photo_is_hashed_small_and_keeps_its_pdq_hash():
+    """PDQ on a 12-megapixel photo costs about a second; the scan shrinks it first. The hash
+    must stay the one PDQ gives the full image (within a few of the 31 bits that mean
+    'the same picture'), and the same for a copy of another size."""
+    import numpy as np
+    import pdqhash
+
+    from desktop.media.pdq import distances, hash_matrix, perceptual_hash
+
+    require_shared()
+    photo = cv2.imread(str(FACEDATA / "face_recognition" / "Barack_Obama" / "obama-1080p.jpg"))
+    big = cv2.resize(photo, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    bits, _ = pdqhash.compute(np.ascontiguousarray(big[:, :, ::-1]))
+    full = np.packbits(bits.astype(np.uint8)).tobytes().hex()
+    small = perceptual_hash(big)
+    assert small.quality >= 50
+    assert distances(small.hex, hash_matrix([full]))[0] <= 16  # half the "same picture" bound
+    assert distances(perceptual_hash(photo).hex, hash_matrix([small.hex]))[0] <= 16
