@@ -245,11 +245,15 @@ def test_a_write_killed_midway_leaves_no_stray_file_after_the_next_scan(tmp_path
     assert len(stray) == 1 and stray[0].name != "x.jpg"
     (made.folder / "crops").mkdir(exist_ok=True)
     (made.folder / "crops" / ".x_0.jpg.k3j2h1g0.tmp").touch()  # as earlier versions left it
+    # A video copied out of a container for its analysis, left by a killed scan (issue 14).
+    (made.folder / "work").mkdir(exist_ok=True)
+    (made.folder / "work" / f"{'0' * 64}-k3j2h1g0.video").write_bytes(b"\0" * 1024)
     ended = _run(made, test_pack, workers=1)
     assert ended.error is None, ended
     named = re.compile(r"[0-9a-f]{64}(_f\d+)?(_\d+)?\.jpg")
     left = [p.name for folder in ("crops", "thumbs") for p in (made.folder / folder).iterdir()]
     assert left and all(named.fullmatch(name) for name in left), left
+    assert list((made.folder / "work").iterdir()) == []
     assert _query(made, "PRAGMA integrity_check") == [("ok",)]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlite_utils
 
 from desktop.errors import HomewardError
+from desktop.scan.derived import WORK
 from desktop.storage.case_schema import CASE_APPLICATION_ID, MIGRATIONS
 from desktop.storage.database import open_database, utc_now
 from desktop.storage.lock import case_writer
@@ -90,7 +91,7 @@ class Case:
     def work_folder(self) -> Path:
         """Where a scan keeps what it must decompress or copy to read evidence (a .tar.gz
         decompressed once, a video inside a container while it is analysed)."""
-        return self.folder / "work"
+        return self.folder / WORK
 
     @property
     def info(self) -> CaseInfo:

@@ -27,7 +27,7 @@ from desktop.media.metadata import image_metadata_bytes
 from desktop.media.pdq import PerceptualHash, perceptual_hash
 from desktop.media.sniff import HEADER_BYTES, sniff_bytes
 from desktop.media.video import probe_video, sample_frames
-from desktop.scan.derived import save_crop, save_thumbnail
+from desktop.scan.derived import WORK, save_crop, save_thumbnail
 from desktop.scan.tracks import FrameFaces, Tracker
 from desktop.scan.workers import worker_engine
 from desktop.sources.base import FOLDER, SourceSpec
@@ -214,7 +214,7 @@ def _video(task: ContentTask) -> ContentOutcome:
     path = task.file.local_path()
     if path is not None:
         return _video_at(task, path)
-    work = Path(tempfile.gettempdir()) if task.case_folder is None else task.case_folder / "work"
+    work = Path(tempfile.gettempdir()) if task.case_folder is None else task.case_folder / WORK
     work.mkdir(exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=work, prefix=f"{task.sha256}-", suffix=".video") as copy:
         with task.file.open() as handle:

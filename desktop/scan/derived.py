@@ -20,6 +20,7 @@ THUMB_MAX = 640
 JPEG = [cv2.IMWRITE_JPEG_QUALITY, 90]
 CROPS = "crops"
 THUMBS = "thumbs"
+WORK = "work"
 
 
 def crop_path(case_folder: Path, name: str | None) -> Path | None:
@@ -43,16 +44,15 @@ def crop_bounds(box: Sequence[float], width: int, height: int) -> tuple[int, int
 
 
 def sweep_partial_derived(case_folder: Path) -> int:
-    """Remove what killed writes left in crops/ and thumbs/: hidden temporary files (derived
-    names never start with a dot). Called as a scan starts, before any worker writes there
-    (one writer per case)."""
-    swept = 0
-    for folder in (CROPS, THUMBS):
-        for stray in (case_folder / folder).glob(".*"):
-            if stray.is_file():
-                stray.unlink(missing_ok=True)
-                swept += 1
-    return swept
+    """Remove what killed writes left in crops/ and thumbs/ (hidden temporary files: derived
+    names never start with a dot) and in work/ (copies of videos read out of a container
+    for their analysis). Called as a scan starts, before any worker writes there (one
+    writer per case)."""
+    strays = [*(case_folder / CROPS).glob(".*"), *(case_folder / THUMBS).glob(".*"),
+              *(case_folder / WORK).glob("*.video")]
+    for stray in strays:
+        stray.unlink(missing_ok=True)
+    return len(strays)
 
 
 def _write(path: Path, image: np.ndarray) -> str:
