@@ -81,7 +81,8 @@ class Analysis:
 
 
 def file_ref(path: Path) -> FileRef:
-    """A plain file outside any case (a gallery photo, a search photo), as a source entry."""
+    """A plain file outside any case (a gallery photo, a search photo), as a source entry.
+    A path that is gone or not a file still gets one: reading it reports why."""
     path = Path(path).absolute()
     name = os.fsencode(path.name)
     size = path.stat().st_size if path.is_file() else None
@@ -93,7 +94,7 @@ def analyze_paths(paths: Iterable[Path], pack: InstalledPack, options: EngineOpt
     """Image files through the scan's own analysis, as ImageResults in input order (nothing
     is written: no case). Unreadable files become results with an error."""
     listed = list(map(Path, paths))
-    tasks = (ContentTask(n, "", _ref_or_missing(path), "image", 0.0, 0.0, None)
+    tasks = (ContentTask(n, "", file_ref(path), "image", 0.0, 0.0, None)
              for n, path in enumerate(listed))
     waiting: dict[int, ContentOutcome] = {}
     following = 0
@@ -103,15 +104,6 @@ def analyze_paths(paths: Iterable[Path], pack: InstalledPack, options: EngineOpt
             while following in waiting:
                 yield _image_result(listed[following], waiting.pop(following))
                 following += 1
-
-
-def _ref_or_missing(path: Path) -> FileRef:
-    try:
-        return file_ref(path)
-    except OSError:  # gone or unreadable: the read in the worker reports why
-        name = os.fsencode(path.name)
-        return FileRef(SourceSpec(FOLDER, str(path.absolute().parent)), (name, None), None,
-                       (0, name), str(path))
 
 
 def _image_result(path: Path, outcome: ContentOutcome) -> ImageResult:

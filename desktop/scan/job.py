@@ -33,7 +33,14 @@ from desktop.scan.content import (
     Fingerprint,
 )
 from desktop.scan.derived import sweep_partial_derived
-from desktop.scan.sources import CaseSource, add_sources, case_sources, hash_container, record_listing
+from desktop.scan.sources import (
+    CaseSource,
+    add_sources,
+    case_sources,
+    file_locator,
+    hash_container,
+    record_listing,
+)
 from desktop.scan.workers import default_workers, runs_on_gpu
 from desktop.sources.base import (
     ARCHIVE_DEPTH,
@@ -42,7 +49,6 @@ from desktop.sources.base import (
     EvidenceSource,
     SourceEntry,
     SourceSpec,
-    decode_locator,
     encode_locator,
 )
 from desktop.sources.detect import entry_name, open_source
@@ -368,11 +374,9 @@ class ScanJob:
     @staticmethod
     def _file_ref(specs: dict[int, SourceSpec], row: dict) -> FileRef:
         path = bytes(row["path_bytes"])
-        locator = ((path, row["size"]) if row["locator"] is None  # a case from before schema 4
-                   else decode_locator(row["locator"]))
-        assert isinstance(locator, tuple)
         spec = specs[row["source_id"]]
-        return FileRef(spec, locator, row["size"], (row["source_id"], path), entry_name(spec, path))
+        return FileRef(spec, file_locator(row), row["size"], (row["source_id"], path),
+                       entry_name(spec, path))
 
     def _record_outcome(self, seal: Seal, outcome: ContentOutcome) -> None:
         db = self.case.db

@@ -164,10 +164,17 @@ def file_stream(db: sqlite_utils.Database, file_id: int) -> BinaryIO:
     if row is None:
         raise SourceError(f"no file {file_id} in this case")
     source = next(s for s in case_sources(db) if s.source_id == row["source_id"])
-    locator = ((bytes(row["path_bytes"]), row["size"]) if row["locator"] is None
-               else decode_locator(row["locator"]))
+    return open_entry(source.spec, file_locator(row))
+
+
+def file_locator(row: dict) -> tuple:
+    """A files row's locator (path_bytes, size and locator columns): for a folder case from
+    before schema 4, which has none, the folder source's own (path inside, size)."""
+    if row["locator"] is None:
+        return (bytes(row["path_bytes"]), row["size"])
+    locator = decode_locator(row["locator"])
     assert isinstance(locator, tuple)
-    return open_entry(source.spec, locator)
+    return locator
 
 
 RANGES_SHOWN = 10
