@@ -101,6 +101,12 @@ class _Meter:
         if force or paused or time.perf_counter() - self.last > 0.25 or self.done == self.total:
             self.flush()
 
+    def at_bytes(self, done: int, total: int) -> None:
+        """A stage counted in bytes read (a container hashed or verified), shown in MiB."""
+        self.total = max(1, total >> 20)
+        self.done = (done >> 20) - 1
+        self.tick()
+
     def flush(self) -> None:
         """Report the counts now."""
         now = self.last = time.perf_counter()
@@ -260,13 +266,8 @@ class ScanJob:
         """The container's own hashes, once (a stage of its own, counted in MiB: an image may
         be large)."""
         meter = _Meter("container", 1, self.report)
-
-        def progress(done: int, total: int) -> None:
-            meter.total = max(1, total >> 20)
-            meter.done = (done >> 20) - 1
-            meter.tick()
-
-        return hash_container(self.case.db, source, self.examiner, progress, self.cancel.is_set)
+        return hash_container(self.case.db, source, self.examiner, meter.at_bytes,
+                              self.cancel.is_set)
 
     def _list(self, source: CaseSource) -> tuple[list[SourceEntry], CaseSource]:
         """Every entry of a source (archives inside containers opened, to archive_depth); an
@@ -284,13 +285,7 @@ class ScanJob:
 
     def _verify(self, image: EvidenceSource) -> None:
         meter = _Meter("verifying", 1, self.report)
-
-        def progress(done: int, total: int) -> None:
-            meter.total = max(1, total >> 20)
-            meter.done = (done >> 20) - 1
-            meter.tick()
-
-        image.verify(progress, self.cancel)  # type: ignore[attr-defined]
+        image.verify(meter.at_bytes, self.cancel)  # type: ignore[attr-defined]
 
     def _upsert_file(self, seal: Seal, source: CaseSource, entry: SourceEntry,
                      content_id: int | None, status: str | None, reason: str | None) -> None:
