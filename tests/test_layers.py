@@ -21,7 +21,7 @@ HEADLESS_PACKAGES = ["desktop.engine.engine", "desktop.scan.job", "desktop.scan.
 # As ARCHITECTURE.md orders them, except where today's code is known to differ: cli starts the
 # GUI (cli/gui_cmd.py), and the scan job ranks its faces itself (scan/job.py -> match.hits), so
 # match sits below scan. Every module directly under desktop/ must have a place.
-LAYERS = [{"__main__"}, {"cli"}, {"ui"}, {"demo", "settings"}, {"report"}, {"review"}, {"scan"},
+LAYERS = [{"__main__"}, {"cli"}, {"ui"}, {"demo", "settings"}, {"report", "cluster"}, {"review"}, {"scan"},
           {"match", "people"}, {"gallery", "hashsets"}, {"engine", "media"}, {"hashing"}, {"sources"},
           {"packs"}, {"storage"}, {"logfile"}, {"errors", "fileio", "userdirs"}]
 

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     scan.add_argument("--analyse-known", action="store_true",
                       help="analyse faces in files a hash set marks as ignorable (NSRL, VICS "
                       "non-pertinent); by default they are counted and skipped")
+    scan.add_argument("--ray", metavar="ADDRESS",
+                      help="analyse on a lab's Ray cluster (its head's HOST:PORT), or `local` "
+                      "for a private Ray instance on this machine; this machine still writes "
+                      "the case (needs the `cluster` extra)")
     scan.add_argument("--quiet", action="store_true", help="no progress display")
     scan.set_defaults(handler=run_scan)
     hits = commands.add_parser("hits", help="list a case's candidate hits")
@@ -74,8 +78,17 @@ def run_scan(args: argparse.Namespace) -> int:
           f"{info.match_threshold:.3f}; {runtime_report(args.provider).lines()[-1]}",
           file=sys.stderr)
     try:
-        with _ctrl_c_cancels(cancel, display):
-            summary = job.run()
+        with ExitStack() as cluster:
+            if args.ray:
+                from desktop.cluster.analysis import use_cluster
+                from desktop.cluster.runtime import connected
+
+                nodes = use_cluster(job, cluster.enter_context(connected(args.ray)), args.ray)
+                print(f"Ray cluster {args.ray}: {len(nodes)} node(s), "
+                      f"{sum(n.cpus for n in nodes):g} CPUs, {sum(n.gpus for n in nodes):g} GPUs",
+                      file=sys.stderr)
+            with _ctrl_c_cancels(cancel, display):
+                summary = job.run()
     except Cancelled:
         if not cancel.is_set():
             raise

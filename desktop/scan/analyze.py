@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 from desktop.engine.engine import EngineOptions, FaceEngine
@@ -32,7 +32,21 @@ from desktop.scan.workers import default_workers, engine_pool, never, runs_on_gp
 from desktop.sources.base import FOLDER, SourceSpec
 
 
-class Analysis:
+class Analyser(AbstractContextManager):
+    """What a scan needs of an analysis service, here or on a lab cluster."""
+
+    def fingerprint(self, refs: Iterable[FileRef]) -> Iterator[Fingerprint]:
+        raise NotImplementedError
+
+    def analyse(self, tasks: Iterable[ContentTask]) -> Iterator[ContentOutcome]:
+        raise NotImplementedError
+
+
+# Starts a service given the scan's pause (`held`) and cancel (`stop`) tests.
+AnalysisService = Callable[[Callable[[], bool], Callable[[], bool]], Analyser]
+
+
+class Analysis(Analyser):
     """A context manager: the pools start on entry (the pack's files checked against their
     hashes first, so a damaged model is named before any engine loads it) and stop on exit."""
 

@@ -27,7 +27,7 @@ from desktop.media.metadata import image_metadata_bytes
 from desktop.media.pdq import PerceptualHash, perceptual_hash
 from desktop.media.sniff import HEADER_BYTES, sniff_bytes
 from desktop.media.video import probe_video, sample_frames
-from desktop.scan.derived import WORK, save_crop, save_thumbnail
+from desktop.scan.derived import WORK, DerivedFiles
 from desktop.scan.tracks import FrameFaces, Tracker
 from desktop.scan.workers import worker_engine
 from desktop.sources.base import FOLDER, SourceSpec
@@ -125,6 +125,8 @@ class ContentOutcome:
     faces: list[FoundFace] = field(default_factory=list)
     tracks: list[FoundTrack] = field(default_factory=list)
     pdq: PerceptualHash | None = None  # images only
+    derived: dict[str, bytes] = field(default_factory=dict)  # crops and context images made
+    # on another machine (ContentTask.carry_derived), for the case's writer to write
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ class ContentTask:
     fps: float
     track_similarity: float
     case_folder: Path | None  # None: analysis outside a case, nothing written (no crops)
+    carry_derived: bool = False  # True: crops come back in the outcome (a cluster worker
+    # cannot write into the case's folder), a container's video is copied to a local temp
 
 
 @dataclass(frozen=True)
@@ -196,16 +200,15 @@ def _read_image_bytes(file: FileRef) -> bytes:
 
 def image_outcome(decoded: DecodedContent, faces: list[Face]) -> ContentOutcome:
     """The faces found in a decoded image, with their crops and the context thumbnail."""
-    task, image, folder = decoded.task, decoded.image, decoded.task.case_folder
-    if folder is None:
-        found = [FoundFace(face) for face in faces]
-    else:
-        thumbnail = save_thumbnail(folder, task.sha256, image.bgr) if faces else None
-        found = [FoundFace(face, crop=save_crop(folder, f"{task.sha256}_{n}", image.bgr,
-                                                face.detection.box), thumbnail=thumbnail)
-                 for n, face in enumerate(faces)]
+    task, image = decoded.task, decoded.image
+    derived = DerivedFiles(task.case_folder, task.carry_derived)
+    thumbnail = derived.thumbnail(task.sha256, image.bgr) if faces else None
+    found = [FoundFace(face, crop=derived.crop(f"{task.sha256}_{n}", image.bgr,
+                                               face.detection.box), thumbnail=thumbnail)
+             for n, face in enumerate(faces)]
     return ContentOutcome(task.content_id, "ok" if faces else "no_face", None, image.width,
-                          image.height, None, decoded.metadata, found, pdq=decoded.pdq)
+                          image.height, None, decoded.metadata, found, pdq=decoded.pdq,
+                          derived=derived.files)
 
 
 def _video(task: ContentTask) -> ContentOutcome:
@@ -214,7 +217,8 @@ def _video(task: ContentTask) -> ContentOutcome:
     path = task.file.local_path()
     if path is not None:
         return _video_at(task, path)
-    work = Path(tempfile.gettempdir()) if task.case_folder is None else task.case_folder / WORK
+    local = task.case_folder is None or task.carry_derived
+    work = Path(tempfile.gettempdir()) if local else task.case_folder / WORK
     work.mkdir(exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=work, prefix=f"{task.sha256}-", suffix=".video") as copy:
         with task.file.open() as handle:
@@ -227,6 +231,7 @@ def _video_at(task: ContentTask, path: str) -> ContentOutcome:
     info = probe_video(path)
     engine = worker_engine()
     tracker = Tracker(min_similarity=task.track_similarity)
+    derived = DerivedFiles(task.case_folder, task.carry_derived)
     found: list[FoundFace] = []
     frames = sample_frames(path, fps=task.fps)
     while batch := list(islice(frames, FRAMES_PER_BATCH)):
@@ -234,10 +239,9 @@ def _video_at(task: ContentTask, path: str) -> ContentOutcome:
             tracker.update(FrameFaces(frame.index, frame.timestamp_s, faces))
             name = f"{task.sha256}_f{frame.index}"
             # Every sampled face keeps its crop and frame: a reviewer may need any of them.
-            thumbnail = save_thumbnail(task.case_folder, name, frame.bgr) if faces else None
+            thumbnail = derived.thumbnail(name, frame.bgr) if faces else None
             found.extend(FoundFace(face, frame.index, frame.timestamp_s,
-                                   crop=save_crop(task.case_folder, f"{name}_{n}", frame.bgr,
-                                                  face.detection.box),
+                                   crop=derived.crop(f"{name}_{n}", frame.bgr, face.detection.box),
                                    thumbnail=thumbnail)
                          for n, face in enumerate(faces))
     tracks = tracker.finish()
@@ -252,4 +256,5 @@ def _video_at(task: ContentTask, path: str) -> ContentOutcome:
                                          len(track.members), best_face, track.embedding()))
     metadata = {"codec": info.codec, "fps": info.fps, "frames": info.frame_count}
     return ContentOutcome(task.content_id, "ok" if found else "no_face", None, info.width,
-                          info.height, info.duration_s, metadata, found, outcome_tracks)
+                          info.height, info.duration_s, metadata, found, outcome_tracks,
+                          derived=derived.files)

@@ -2,6 +2,7 @@
 
 Written by the workers into the case folder (never beside the source), named by the
 content's SHA-256, so a resumed scan rewrites the same names instead of adding copies.
+Workers on other machines carry them back to the case's writer instead.
 """
 
 from __future__ import annotations
@@ -55,12 +56,52 @@ def sweep_partial_derived(case_folder: Path) -> int:
     return len(strays)
 
 
-def _write(path: Path, image: np.ndarray) -> str:
-    ok, data = cv2.imencode(".jpg", image, JPEG)
-    if not ok:
-        raise ValueError(f"cannot encode {path.name}")
-    write_atomically(path, data.tobytes(), durable=False)  # a re-scan can rebuild it
-    return path.name
+class DerivedFiles:
+    """Where one content's crops and context images go. In a case on this machine they are
+    written as they are made; `carry` (a worker on another machine of a Ray cluster) keeps
+    them as JPEG bytes in `files` for the process that writes the case (`write_carried`).
+    Without a case folder nothing is made."""
+
+    def __init__(self, case_folder: Path | None, carry: bool = False) -> None:
+        self.folder, self.carry = case_folder, carry
+        self.files: dict[str, bytes] = {}  # "crops/NAME.jpg" -> JPEG, when carried
+
+    @property
+    def wanted(self) -> bool:
+        return self.folder is not None or self.carry
+
+    def crop(self, name: str, image: np.ndarray, box: np.ndarray) -> str | None:
+        """The face with a margin, at most CROP_MAX pixels; the file name in crops/."""
+        if not self.wanted:
+            return None
+        height, width = image.shape[:2]
+        left, top, right, bottom = crop_bounds(box, width, height)
+        crop = image[top:bottom, left:right]
+        return self._put(CROPS, f"{name}.jpg", _fit(image if crop.size == 0 else crop, CROP_MAX))
+
+    def thumbnail(self, name: str, image: np.ndarray) -> str | None:
+        """The whole image or frame, at most THUMB_MAX pixels; the file name in thumbs/."""
+        return self._put(THUMBS, f"{name}.jpg", _fit(image, THUMB_MAX)) if self.wanted else None
+
+    def _put(self, kind: str, name: str, image: np.ndarray) -> str:
+        ok, data = cv2.imencode(".jpg", image, JPEG)
+        if not ok:
+            raise ValueError(f"cannot encode {name}")
+        if self.carry:
+            self.files[f"{kind}/{name}"] = data.tobytes()
+        else:
+            assert self.folder is not None
+            write_atomically(self.folder / kind / name, data.tobytes(), durable=False)
+        return name
+
+
+def write_carried(case_folder: Path, files: dict[str, bytes]) -> None:
+    """Crops and context images made elsewhere, written into the case (names as made)."""
+    for relative, data in files.items():
+        kind, name = relative.split("/")
+        if kind not in (CROPS, THUMBS) or name.startswith(".") or "\\" in name:
+            raise ValueError(f"not a derived file name: {relative!r}")
+        write_atomically(case_folder / kind / name, data, durable=False)  # a re-scan rebuilds it
 
 
 def _fit(image: np.ndarray, longest: int) -> np.ndarray:
@@ -68,18 +109,3 @@ def _fit(image: np.ndarray, longest: int) -> np.ndarray:
     if scale >= 1:
         return image
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-
-
-def save_crop(case_folder: Path, name: str, image: np.ndarray, box: np.ndarray) -> str:
-    """The face with a margin, at most CROP_MAX pixels; returns the file name in crops/."""
-    height, width = image.shape[:2]
-    left, top, right, bottom = crop_bounds(box, width, height)
-    crop = image[top:bottom, left:right]
-    if crop.size == 0:
-        crop = image
-    return _write(case_folder / CROPS / f"{name}.jpg", _fit(crop, CROP_MAX))
-
-
-def save_thumbnail(case_folder: Path, name: str, image: np.ndarray) -> str:
-    """The whole image or frame, at most THUMB_MAX pixels; returns the name in thumbs/."""
-    return _write(case_folder / THUMBS / f"{name}.jpg", _fit(image, THUMB_MAX))

@@ -23,7 +23,7 @@ from desktop.gallery.gallery import Gallery
 from desktop.hashsets.store import HashSetStore, verdict
 from desktop.match.hits import gallery_matrix, match_case
 from desktop.people.case_people import cluster_case, pack_params
-from desktop.scan.analyze import Analysis
+from desktop.scan.analyze import Analyser, Analysis, AnalysisService
 from desktop.scan.binding import bind_first, check_gallery, check_pack
 from desktop.scan.case import Case, CaseError
 from desktop.scan.content import (
@@ -32,7 +32,7 @@ from desktop.scan.content import (
     FileRef,
     Fingerprint,
 )
-from desktop.scan.derived import sweep_partial_derived
+from desktop.scan.derived import sweep_partial_derived, write_carried
 from desktop.scan.sources import (
     CaseSource,
     add_sources,
@@ -147,6 +147,11 @@ class ScanJob:
         self.analyse_known = analyse_known  # False: known-ignorable files skip face analysis
         self.known: HashSetStore | None = None
         self.sources: list[CaseSource] = []
+        # Who does the analysis: this machine's pools, or a lab cluster (desktop.cluster sets
+        # both, and what the scan record says of it); this process stays the only writer.
+        self.service: AnalysisService = lambda held, stop: Analysis(
+            self.pack, self.options, self.workers, self.batched, held, stop)
+        self.analysed_on: dict = {"machine": "this workstation", "workers": self.workers}
 
     def run(self) -> ScanSummary:
         """The whole scan under the case's writer lock: a second writer is refused."""
@@ -161,7 +166,7 @@ class ScanJob:
             paths = [Path(self.info.source_root)]
         self.sources = (case_sources(db) if paths is None else
                         add_sources(db, paths, self.examiner, self.case.work_folder))
-        settings = {"workers": self.workers, "fps": self.info.fps,
+        settings = {"workers": self.workers, "analysis": self.analysed_on, "fps": self.info.fps,
                     "sources": [s.label for s in self.sources],
                     "provider": self.options.provider, "gallery": None}
         matrix = None
@@ -179,8 +184,7 @@ class ScanJob:
         status, files, new_contents, new_hits = "cancelled", 0, 0, 0
         try:
             sweep_partial_derived(self.case.folder)  # what killed writes left in the case
-            with Analysis(self.pack, self.options, self.workers, self.batched, self._held,
-                          self.cancel.is_set) as analysis:
+            with self.service(self._held, self.cancel.is_set) as analysis:
                 files = self._inventory(analysis)
                 self._check_cancel()
                 new_contents = self._analyse(analysis)
@@ -230,7 +234,7 @@ class ScanJob:
 
     # --- stage 1: what is in the sources ----------------------------------------------------
 
-    def _inventory(self, analysis: Analysis) -> int:
+    def _inventory(self, analysis: Analyser) -> int:
         db = self.case.db
         known = {(r["source_id"], bytes(r["path_bytes"])): (r["size"], r["mtime"], r["content_id"])
                  for r in db.query("SELECT source_id, path_bytes, size, mtime, content_id FROM files")}
@@ -347,7 +351,7 @@ class ScanJob:
 
     # --- stage 2: faces of every content not analysed yet -----------------------------------
 
-    def _analyse(self, analysis: Analysis) -> int:
+    def _analyse(self, analysis: Analyser) -> int:
         db = self.case.db
         specs = {s.source_id: s.spec for s in case_sources(db)}
         tasks = [ContentTask(r["id"], r["sha256"], self._file_ref(specs, r), r["kind"],
@@ -360,6 +364,7 @@ class ScanJob:
         meter = _Meter("analysing", len(tasks), self.report)
         for outcome in analysis.analyse(self._gate(tasks, meter)):
             self._check_cancel()
+            write_carried(self.case.folder, outcome.derived)  # before the rows that name them
             with sealed(db, self.examiner, "content analysed",
                         {"content_id": outcome.content_id}) as seal:
                 self._record_outcome(seal, outcome)

@@ -33,7 +33,7 @@ def decode_pool(workers: int) -> WorkerPool:
     return WorkerPool(workers)
 
 
-def _prepare(task: ContentTask) -> DecodedContent | ContentOutcome | ContentTask:
+def prepare(task: ContentTask) -> DecodedContent | ContentOutcome | ContentTask:
     """In a decode worker: an image decoded, or its failure; other kinds go back as they are."""
     return decode_image(task) if task.kind == "image" else task
 
@@ -57,30 +57,40 @@ class BatchedAnalysis:
     def run(self, tasks: Iterable[ContentTask]) -> Iterator[ContentOutcome]:
         """One outcome per task; images come out in groups, so not strictly in task order."""
         ready: list[DecodedContent] = []
-        for item in self.pool.imap(_prepare, tasks, ordered=False, window=self.window,
+        for item in self.pool.imap(prepare, tasks, ordered=False, window=self.window,
                                    held=self.held, stop=self.stop):
             yield from self._take(item, ready)
         yield from self._infer(ready)
 
     def _take(self, item: DecodedContent | ContentOutcome | ContentTask,
               ready: list[DecodedContent]) -> Iterator[ContentOutcome]:
-        if isinstance(item, ContentOutcome):
-            yield item
-        elif isinstance(item, ContentTask):
-            yield analyse_content(item)
-        else:
+        if isinstance(item, DecodedContent):
             ready.append(item)
             if len(ready) >= self.batch or self.held():
                 yield from self._infer(ready)
+        else:
+            yield finish_undecoded(item)
 
     def _infer(self, ready: list[DecodedContent]) -> Iterator[ContentOutcome]:
         if not ready:
             return
         group = list(ready)
         ready.clear()
-        try:
-            faces = self.engine.analyze([decoded.image.bgr for decoded in group])
-        except Exception:  # one image the engine cannot take must not fail its whole group
-            yield from (analyse_content(decoded.task) for decoded in group)
-            return
-        yield from self.writers.map(image_outcome, group, faces)
+        yield from infer_group(self.engine, group, self.writers.map)
+
+
+def finish_undecoded(item: ContentOutcome | ContentTask) -> ContentOutcome:
+    """What came back from a decode worker without an image: its failure as it is, or a
+    video (analysed here, frames batched as they are sampled)."""
+    return item if isinstance(item, ContentOutcome) else analyse_content(item)
+
+
+def infer_group(engine: FaceEngine, group: list[DecodedContent],
+                mapper: Callable = map) -> Iterable[ContentOutcome]:
+    """Faces of a group of decoded images in one engine call (the recognizer batches all their
+    faces), then each image's outcome (crops written or carried) through `mapper`."""
+    try:
+        faces = engine.analyze([decoded.image.bgr for decoded in group])
+    except Exception:  # one image the engine cannot take must not fail its whole group
+        return [analyse_content(decoded.task) for decoded in group]
+    return mapper(image_outcome, group, faces)
