@@ -68,37 +68,41 @@ def run_scan(args: argparse.Namespace) -> int:
 
     display = ProgressDisplay(quiet=args.quiet)
     cancel = threading.Event()
-    job = prepare_scan(ScanRequest(
+    request = ScanRequest(
         sources=tuple(args.source), case_dir=args.case, gallery=args.gallery, examiner=args.examiner,
         pack=args.pack, fps=args.fps, threshold=args.threshold, workers=args.workers,
         provider=args.provider, case_number=args.case_number, archive_depth=args.archive_depth,
-        analyse_known=args.analyse_known), on_progress=display, cancel=cancel)
-    info = job.case.info
-    print(f"case {info.case_number}: pack {job.pack.id}, threshold "
-          f"{info.match_threshold:.3f}; {runtime_report(args.provider).lines()[-1]}",
-          file=sys.stderr)
-    try:
-        with ExitStack() as cluster:
-            if args.ray:
-                from desktop.cluster.analysis import use_cluster
-                from desktop.cluster.runtime import connected
+        analyse_known=args.analyse_known)
+    with ExitStack() as cluster:
+        plan = None
+        if args.ray:  # the cluster is checked before the case is created or changed
+            from desktop.cluster.analysis import plan_cluster
+            from desktop.cluster.runtime import connected
 
-                nodes = use_cluster(job, cluster.enter_context(connected(args.ray)), args.ray)
-                print(f"Ray cluster {args.ray}: {len(nodes)} node(s), "
-                      f"{sum(n.cpus for n in nodes):g} CPUs, {sum(n.gpus for n in nodes):g} GPUs",
-                      file=sys.stderr)
+            plan = plan_cluster(cluster.enter_context(connected(args.ray)), args.ray, request)
+            print(f"Ray cluster {args.ray}: {len(plan.nodes)} node(s), "
+                  f"{sum(n.cpus for n in plan.nodes):g} CPUs, "
+                  f"{sum(n.gpus for n in plan.nodes):g} GPUs", file=sys.stderr)
+        job = prepare_scan(request, on_progress=display, cancel=cancel)
+        if plan is not None:
+            plan.apply(job)
+        info = job.case.info
+        print(f"case {info.case_number}: pack {job.pack.id}, threshold "
+              f"{info.match_threshold:.3f}; {runtime_report(args.provider).lines()[-1]}",
+              file=sys.stderr)
+        try:
             with _ctrl_c_cancels(cancel, display):
                 summary = job.run()
-    except Cancelled:
-        if not cancel.is_set():
-            raise
-        display.say("interrupted; run the same command again to resume")
-        return EXIT_INTERRUPTED
-    finally:
-        display.close()
-        job.case.close()
-        if job.gallery is not None:
-            job.gallery.close()
+        except Cancelled:
+            if not cancel.is_set():
+                raise
+            display.say("interrupted; run the same command again to resume")
+            return EXIT_INTERRUPTED
+        finally:
+            display.close()
+            job.case.close()
+            if job.gallery is not None:
+                job.gallery.close()
     _report_links(args)
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items()))
     print(f"scan {summary.scan_id}: {summary.files} files ({statuses}); "

@@ -17,11 +17,12 @@ import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
 from desktop.cluster.nodes import NodeFacts, require_ready
+from desktop.cluster.runtime import ClusterError
 from desktop.engine.engine import EngineOptions, FaceEngine
 from desktop.engine.pack_store import InstalledPack, require_intact, resolve_pack
 from desktop.errors import ModelPackError
@@ -30,7 +31,7 @@ from desktop.scan.content import ContentOutcome, ContentTask, DecodedContent, Fi
 from desktop.scan.content import fingerprint as fingerprint_file
 from desktop.scan.job import ScanJob
 from desktop.scan.pipeline import IMAGES_PER_BATCH, finish_undecoded, infer_group, prepare
-from desktop.scan.sources import case_sources
+from desktop.scan.start import ScanRequest, planned_pack, planned_sources
 from desktop.scan.workers import use_engine
 
 RUN, HOLD, STOP = "run", "hold", "stop"
@@ -161,18 +162,35 @@ class RayAnalysis(Analyser):
                          **resources))
 
 
-def use_cluster(job: ScanJob, ray, address: str) -> list[NodeFacts]:
-    """Make `job` analyse on the cluster, once every node is checked fit for it (before any
-    work: a refusal leaves the case as it was)."""
-    paths = {str(Path(path).resolve()) for path in job.source_paths or ()}
-    paths.update(source.path for source in case_sources(job.case.db))
-    facts = require_ready(ray, job.pack.id, dict(job.pack.manifest.model_hashes),
-                          tuple(sorted(paths)))
-    gpus = sum(node.gpus for node in facts)
-    # CPU engines each take one core, as the local engine workers do.
-    options = job.options if gpus else dataclasses.replace(job.options, threads=1)
-    job.service = lambda held, stop: RayAnalysis(ray, job.pack, options, held, stop)
-    job.analysed_on = {"machine": "Ray cluster", "address": address,
-                       "nodes": [{"address": node.address, "cpus": node.cpus, "gpus": node.gpus}
-                                 for node in facts]}
-    return facts
+@dataclass(frozen=True)
+class ClusterPlan:
+    """A cluster checked fit for one scan request, before the case is created or changed."""
+
+    ray: object
+    address: str
+    pack: InstalledPack
+    nodes: list[NodeFacts]
+    images_per_batch: int = IMAGES_PER_BATCH  # per engine call; also what a pause lets finish
+
+    def apply(self, job: ScanJob) -> None:
+        """Make `job` analyse on the cluster."""
+        if job.pack.id != self.pack.id:
+            raise ClusterError(f"The scan uses the pack {job.pack.id}, the cluster was checked "
+                               f"for {self.pack.id}.")
+        # CPU engines each take one core, as the local engine workers do.
+        gpus = sum(node.gpus for node in self.nodes)
+        options = job.options if gpus else dataclasses.replace(job.options, threads=1)
+        job.service = lambda held, stop: RayAnalysis(self.ray, job.pack, options, held, stop,
+                                                     self.images_per_batch)
+        job.analysed_on = {"machine": "Ray cluster", "address": self.address,
+                           "nodes": [{"address": node.address, "cpus": node.cpus,
+                                      "gpus": node.gpus} for node in self.nodes]}
+
+
+def plan_cluster(ray, address: str, request: ScanRequest) -> ClusterPlan:
+    """Every node checked for this request's pack and sources (a refusal names each problem
+    and leaves everything as it was)."""
+    pack = planned_pack(request)
+    nodes = require_ready(ray, pack.id, dict(pack.manifest.model_hashes),
+                          planned_sources(request))
+    return ClusterPlan(ray, address, pack, nodes)

@@ -119,7 +119,8 @@ def require_ready(ray, pack_id: str, model_hashes: dict[str, str],
     problems = refusals(facts, pack_id, model_hashes, sources)
     if problems:
         raise ClusterError(
-            "This cluster cannot scan the case: " + "; ".join(problems) + ".",
+            "This cluster cannot scan the case: " + "; ".join(p.rstrip(".") for p in problems)
+            + ".",
             "every node needs the same Homeward version and the same pack (homeward models "
             "import / verify on each), and the sources on storage every node reads at the same "
             "path; `homeward doctor --ray ADDRESS` shows each node")

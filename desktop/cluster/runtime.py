@@ -1,6 +1,7 @@
 """Joining a lab's Ray cluster, or starting a private one on this machine, contained: usage
-statistics off (before Ray is imported, as Ray reads it at import), no dashboard for a local
-instance, Ray Data's progress bars and chatter off (the scan has its own progress display)."""
+statistics off (before Ray is imported, as Ray reads it at import), token authentication on,
+no dashboard for a local instance, Ray Data's progress bars and chatter off (the scan has its
+own progress display)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ class ClusterError(HomewardError):
 
 def _import_ray():
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # Token authentication (Ray's own; the lab shares ~/.ray/auth_token or RAY_AUTH_TOKEN with
+    # every node and workstation): without it anyone who reaches the cluster runs code on it.
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     try:
         import ray
     except ImportError as exc:

@@ -16,7 +16,7 @@ from desktop.engine.pack_store import InstalledPack, resolve_pack
 from desktop.gallery.gallery import Gallery
 from desktop.scan.case import DB_NAME, Case, CaseError, CaseInfo
 from desktop.scan.job import Progress, ScanJob
-from desktop.scan.sources import add_sources
+from desktop.scan.sources import add_sources, case_sources
 from desktop.sources.base import ARCHIVE_DEPTH
 from desktop.sources.detect import detect_kind
 from desktop.storage.database import utc_now
@@ -115,11 +115,8 @@ def _create(request: ScanRequest, pack: InstalledPack, source: Path) -> Case:
     return case
 
 
-def prepare_scan(request: ScanRequest, *, on_progress: Callable[[Progress], None] | None = None,
-                 cancel: threading.Event | None = None,
-                 pause: threading.Event | None = None) -> ScanJob:
-    """A ScanJob ready to run; the caller owns `job.case` and `job.gallery` (close them).
-    Without a gallery, an existing case is scanned with its own (if it has one)."""
+def _planned(request: ScanRequest) -> tuple[str | None, Path | None]:
+    """The pack and gallery a scan will use: those asked for, else an existing case's."""
     pack_id, gallery_path = request.pack, request.gallery
     if case_exists(request.case_dir):
         existing = Case.open(request.case_dir)
@@ -129,6 +126,31 @@ def prepare_scan(request: ScanRequest, *, on_progress: Callable[[Progress], None
                 gallery_path = Path(existing.info.gallery)
         finally:
             existing.close()
+    return pack_id, gallery_path
+
+
+def planned_pack(request: ScanRequest) -> InstalledPack:
+    return resolve_pack(_planned(request)[0])
+
+
+def planned_sources(request: ScanRequest) -> tuple[str, ...]:
+    """Every source the scan will read: those named, and those an existing case holds."""
+    paths = {str(Path(path).resolve()) for path in request.sources}
+    if case_exists(request.case_dir):
+        existing = Case.open(request.case_dir)
+        try:
+            paths.update(source.path for source in case_sources(existing.db))
+        finally:
+            existing.close()
+    return tuple(sorted(paths))
+
+
+def prepare_scan(request: ScanRequest, *, on_progress: Callable[[Progress], None] | None = None,
+                 cancel: threading.Event | None = None,
+                 pause: threading.Event | None = None) -> ScanJob:
+    """A ScanJob ready to run; the caller owns `job.case` and `job.gallery` (close them).
+    Without a gallery, an existing case is scanned with its own (if it has one)."""
+    pack_id, gallery_path = _planned(request)
     gallery = None if gallery_path is None else Gallery.open(gallery_path)
     try:
         pack = resolve_pack(pack_id)
