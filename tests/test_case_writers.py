@@ -302,3 +302,34 @@ def test_a_scan_without_a_gallery_or_with_an_empty_one_records_faces_and_no_hits
     assert snapshot(evidence / "no-gallery") == reference
     assert run([*plain, str(evidence / "no-gallery")]).returncode == 0  # its own gallery now
     assert run(scan_command(evidence, "no-gallery", "g2.db")).returncode != 0
+
+
+def test_a_case_being_created_by_another_process_is_not_swept_as_a_killed_ones(tmp_path,
+                                                                               test_pack):
+    """Two scans started together on a new case (seen in a loaded CI run): the second's
+    creation swept the first's draft as if its creator had been killed, and the first died
+    with 'No such file or directory' renaming it, an unexpected error instead of a refusal."""
+    from desktop.scan.case import Case, CaseInfo
+
+    folder = tmp_path / "racing"
+    folder.mkdir()
+    draft = folder / (".case.db.creating-" + "a" * 32)
+    draft.write_bytes(b"another process's case, half made")
+    holder = subprocess.Popen(  # that process, alive, holding its draft
+        [sys.executable, "-c", "import sys, time; from desktop.scan.case import creating; "
+         "cm = creating(sys.argv[1]); cm.__enter__(); print('held', flush=True); time.sleep(60)",
+         str(draft)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        info = CaseInfo("racing", "tester", str(tmp_path), "", test_pack.id,
+                        test_pack.manifest.model_hashes, 0.3, 2.0, "")
+        Case.create(folder, info).close()
+        assert draft.exists(), "a live creator's draft was swept"
+    finally:
+        holder.kill()
+        holder.wait()
+    stale = folder / (".case.db.creating-" + "b" * 32)
+    stale.write_bytes(b"left by a killed create")
+    (folder / "case.db").rename(folder / "moved.db")
+    Case.create(folder, info).close()
+    assert not stale.exists() and not draft.exists()  # nobody holds them: swept

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from desktop.errors import HomewardError
 from desktop.scan.derived import WORK
 from desktop.storage.case_schema import CASE_APPLICATION_ID, MIGRATIONS
 from desktop.storage.database import open_database, utc_now
-from desktop.storage.lock import case_writer
+from desktop.storage.lock import CaseBusy, case_writer, write_lock
 from desktop.storage.record import sealed
 
 DB_NAME = "case.db"
@@ -57,11 +58,18 @@ class Case:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "crops").mkdir(exist_ok=True)
         (folder / "thumbs").mkdir(exist_ok=True)
-        for stale in folder.glob(".case.db.creating-*"):
-            stale.unlink(missing_ok=True)  # left by a create that was killed
+        _sweep_drafts(folder)
         if not info.case_id:
             info = CaseInfo(**{**asdict(info), "case_id": uuid.uuid4().hex})
-        draft = folder / f".case.db.creating-{uuid.uuid4().hex}"
+        draft = folder / f"{DRAFT_PREFIX}{uuid.uuid4().hex}"
+        try:
+            with creating(draft):
+                return cls._create(folder, draft, info)
+        finally:
+            Path(f"{draft}.held").unlink(missing_ok=True)
+
+    @classmethod
+    def _create(cls, folder: Path, draft: Path, info: CaseInfo) -> Case:
         db = open_database(draft, MIGRATIONS, "case", application_id=CASE_APPLICATION_ID,
                            create=True)
         try:
@@ -76,9 +84,7 @@ class Case:
             raise CaseError(f"{folder} already holds a case; open it instead.") from exc
         finally:
             db.conn.close()
-            for leftover in (draft, Path(f"{draft}-wal"), Path(f"{draft}-shm"),
-                             Path(f"{draft}.lock")):
-                leftover.unlink(missing_ok=True)
+            _remove_draft(draft)
         return cls.open(folder)
 
     @classmethod
@@ -153,3 +159,34 @@ def _publish(draft: Path, final: Path) -> None:
         if final.exists():
             raise FileExistsError(final) from None
         os.rename(draft, final)
+
+
+DRAFT_PREFIX = ".case.db.creating-"
+_DRAFT = re.compile(re.escape(DRAFT_PREFIX) + r"[0-9a-f]{32}")
+_DRAFT_PARTS = ("", "-wal", "-shm", ".lock", ".held")
+
+
+def creating(draft: Path | str) -> AbstractContextManager[bool]:
+    """Held by the process building `draft` for the whole of it: the kernel releases it when
+    that process dies, which is how another process tells a killed create from a live one."""
+    return write_lock(f"{draft}.held")
+
+
+def _remove_draft(draft: Path) -> None:
+    for part in _DRAFT_PARTS[:-1]:
+        Path(f"{draft}{part}").unlink(missing_ok=True)
+
+
+def _sweep_drafts(folder: Path) -> None:
+    """Remove what creates that were killed left; leave a draft another process is building
+    right now (two scans started together on a new case: the second is refused later, by the
+    case's writer lock, not by losing the first's draft)."""
+    drafts = {folder / match.group() for path in folder.iterdir()
+              if (match := _DRAFT.match(path.name)) and path.name[match.end():] in _DRAFT_PARTS}
+    for draft in drafts:
+        try:
+            with creating(draft):
+                _remove_draft(draft)
+        except CaseBusy:
+            continue
+        Path(f"{draft}.held").unlink(missing_ok=True)
