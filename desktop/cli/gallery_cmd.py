@@ -1,4 +1,4 @@
-"""`homeward gallery create|add|import|list|show|edit|remove|reindex --gallery FILE`."""
+"""`homeward gallery create|add|import|list|show|edit|remove|pending|reindex --gallery FILE`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from pathlib import Path
 
 from desktop.gallery.fields import EDITABLE, PersonFields, split_aliases
 from desktop.gallery.gallery import Gallery
-from desktop.gallery.imports import ImportReport, add_photos, import_rows, reindex
+from desktop.gallery.imports import (
+    ImportReport,
+    add_photos,
+    import_rows,
+    reindex,
+    resolve_pending,
+)
 from desktop.gallery.sources import rows_from_csv, rows_from_folder
 
 PERSON_OPTIONS = ("sex", "birth_date", "age_min", "age_max", "last_seen_date",
@@ -62,6 +68,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     remove_photo = verb("remove-photo", "remove one reference photo (the history keeps a record)",
                         run_remove_photo)
     remove_photo.add_argument("photo", type=int, help="photo id (see `gallery show`)")
+    pending = verb("pending", "photos awaiting the choice of a face, and choosing it", run_pending,
+                   engine=True)
+    pending.description = (
+        "A photo showing several faces is kept, with its person, until someone says which face "
+        "is the missing person's. Faces are numbered from 1, left to right, as `gallery add "
+        "--face N` and the CSV's face column number them; the listing gives each photo's face "
+        "count and its largest face (most often the subject).")
+    pending.add_argument("--format", choices=["table", "json"], default="table")
+    pending.add_argument("--choose", type=int, metavar="PENDING_ID",
+                         help="resolve this pending photo (its id in the listing) ...")
+    pending.add_argument("--face", type=int, metavar="N",
+                         help="... with face N, counted from the left (needs --choose)")
     verb("reindex", "embed every photo with another pack, keeping the others", run_reindex,
          engine=True)
 
@@ -78,11 +96,17 @@ def _print_report(report: ImportReport, as_json: bool = False) -> int:
     else:
         print(f"persons created: {len(report.persons_created)}, updated: "
               f"{len(report.persons_updated)}, photos added: {report.photos_added}, "
+              f"awaiting a face choice: {len(report.pending)}, "
               f"duplicates skipped: {len(report.duplicates)}, problems: {len(report.problems)}")
         for problem in report.problems:
             print(f"  ! {problem.where}: {problem.reason}")
         for where, flags in report.flagged:
             print(f"  ~ {where}: kept, low quality ({', '.join(flags)})")
+        for waiting in report.pending:
+            print(f"  ? {waiting.where}: {waiting.faces} faces; kept until a face is chosen "
+                  "(homeward gallery pending)")
+        for warning in report.warnings:
+            print(f"  ~ {warning.where}: stored, but {warning.reason}")
     return 1 if report.problems else 0
 
 
@@ -169,9 +193,33 @@ def run_remove_photo(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_pending(args: argparse.Namespace) -> int:
+    gallery = Gallery.open(args.gallery)
+    if (args.choose is None) != (args.face is None):
+        print("error: --choose PENDING_ID and --face N go together", file=sys.stderr)
+        return 2
+    if args.choose is not None:
+        person_id = gallery.pending_photo(args.choose).person_id
+        pack, analyze = _analyzer(args)
+        photo_id = resolve_pending(gallery, args.choose, args.face, analyze, pack, args.user)
+        print(f"person {person_id}: face {args.face} chosen, photo {photo_id} added")
+        return 0
+    waiting = gallery.pending()
+    if args.format == "json":
+        print(json.dumps([p.to_dict() for p in waiting], indent=2, ensure_ascii=False))
+        return 0
+    for p in waiting:
+        print(f"{p.id:>6}  person {p.person_id:>6}  {p.person_name:<32} {p.faces} faces "
+              f"(largest: {p.largest_face})  {p.original_path}")
+    return 0
+
+
 def run_reindex(args: argparse.Namespace) -> int:
     gallery = Gallery.open(args.gallery)
     pack, analyze = _analyzer(args)
     report = reindex(gallery, analyze, pack)
-    print(f"pack {pack.id}: {report.photos_added} photo(s) embedded")
-    return _print_report(report)
+    print(f"pack {pack.id}: photos embedded: {report.embedded}, already embedded: "
+          f"{report.already_embedded}, problems: {len(report.problems)}")
+    for problem in report.problems:
+        print(f"  ! {problem.where}: {problem.reason}")
+    return 1 if report.problems else 0

@@ -169,14 +169,16 @@ def run_search(args: argparse.Namespace) -> int:
 def photo_vector(photo: Path, face_number: int | None, pack) -> object:
     """The chosen face of an outside photo, with the case's pack (as the gallery chooses)."""
     from desktop.engine.engine import EngineOptions
-    from desktop.gallery.enrol import Refused, choose_face
+    from desktop.gallery.enrol import NeedsChoice, Refused, choose_face
     from desktop.scan.analyze import analyze_paths
 
     if not photo.is_file():
         raise InvalidArguments(f"{photo} is not a file.")
     result = next(iter(analyze_paths([photo], pack, EngineOptions(), 1)))
     face = choose_face(result, face_number)
+    if isinstance(face, NeedsChoice):
+        raise InvalidArguments(f"{photo.name}: {len(face.faces)} faces found: choose one, "
+                               "numbered left to right (--photo-face N)")
     if isinstance(face, Refused):
-        raise InvalidArguments(f"{photo.name}: {face.reason}".replace(
-            "(--face N, or a 'face' column in the CSV)", "(--photo-face N)"))
+        raise InvalidArguments(f"{photo.name}: {face.reason}")
     return face.embedding

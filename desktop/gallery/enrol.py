@@ -1,7 +1,8 @@
 """Choosing the face of a reference photo, from the engine's result for that photo.
 
 Faces are numbered left to right from 1, the way an investigator points at a photo. A photo
-with no face is refused; one with several needs the user's choice (`--face N`).
+with no face is refused; one with several needs the user's choice (`--face N`), and without
+it waits in the gallery as pending (`homeward gallery pending`) while its person is created.
 """
 
 from __future__ import annotations
@@ -13,12 +14,25 @@ import numpy as np
 
 from desktop.engine.geometry import box_iou
 from desktop.engine.types import Face, ImageResult
-from desktop.gallery.gallery import FaceRecord, PhotoRecord
+from desktop.gallery.gallery import (
+    FaceRecord,
+    PendingPhoto,
+    PendingRecord,
+    PhotoRecord,
+    largest_box,
+)
 
 
 @dataclass(frozen=True)
 class Refused:
     reason: str
+
+
+@dataclass(frozen=True)
+class NeedsChoice:
+    """Several faces and no number given: the investigator must point at one."""
+
+    faces: list[Face]  # left to right
 
 
 def faces_left_to_right(faces: list[Face]) -> list[Face]:
@@ -34,7 +48,7 @@ def face_record(face: Face) -> FaceRecord:
                       vector=face.embedding.astype(np.float32))
 
 
-def choose_face(result: ImageResult, face_number: int | None) -> Face | Refused:
+def choose_face(result: ImageResult, face_number: int | None) -> Face | Refused | NeedsChoice:
     if result.error:
         return Refused(f"cannot be read: {result.error}")
     faces = faces_left_to_right(result.faces)
@@ -45,9 +59,13 @@ def choose_face(result: ImageResult, face_number: int | None) -> Face | Refused:
     if not faces:
         return Refused("no face found in this photo")
     if len(faces) > 1:
-        return Refused(f"{len(faces)} faces found: choose one, numbered left to right "
-                       "(--face N, or a 'face' column in the CSV)")
+        return NeedsChoice(faces)
     return faces[0]
+
+
+def largest(faces: list[Face]) -> int:
+    """Index of the largest face (by box area) in `faces`."""
+    return largest_box([f.detection.box for f in faces])
 
 
 def photo_record(source: Path, sha256: str, result: ImageResult, face: Face,
@@ -61,3 +79,22 @@ def same_face(result: ImageResult, chosen_box: list[float], min_iou: float = 0.3
     scored = [(box_iou(f.detection.box, chosen_box), f) for f in result.faces]
     best = max(scored, key=lambda s: s[0], default=(0.0, None))
     return best[1] if best[0] >= min_iou else None
+
+
+def pending_record(source: Path, sha256: str, result: ImageResult, choice: NeedsChoice,
+                   photo_date: str | None) -> PendingRecord:
+    return PendingRecord(source=source, sha256=sha256, width=result.width, height=result.height,
+                         photo_date=photo_date,
+                         face_boxes=[[round(float(v), 2) for v in f.detection.box[:4]]
+                                     for f in choice.faces])
+
+
+def pending_face(result: ImageResult, pending: PendingPhoto, face_number: int) -> Face | Refused:
+    """Face `face_number` of a pending photo (as listed when it was kept), found again in a
+    new analysis of its stored copy by position (the pack may have changed since)."""
+    if result.error:
+        return Refused(f"cannot be read: {result.error}")
+    if not 1 <= face_number <= pending.faces:
+        return Refused(f"has {pending.faces} face(s); face {face_number} does not exist")
+    face = same_face(result, pending.face_boxes[face_number - 1])
+    return face if face is not None else Refused(f"no face found again where face {face_number} was")

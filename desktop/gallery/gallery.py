@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,56 @@ class PhotoRecord:
     height: int
     photo_date: str | None
     face: FaceRecord
+
+
+def largest_box(boxes: Sequence[Sequence[float]]) -> int:
+    """Index of the largest box by area: a photo's subject more often than not."""
+    areas = [(float(b[2]) - float(b[0])) * (float(b[3]) - float(b[1])) for b in boxes]
+    return areas.index(max(areas))
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    """A photo with several faces, to keep until the investigator chooses one."""
+
+    source: Path
+    sha256: str
+    width: int
+    height: int
+    photo_date: str | None
+    face_boxes: list[list[float]]  # every face found, left to right (face 1 is the leftmost)
+
+
+@dataclass(frozen=True)
+class PendingPhoto:
+    """A stored photo awaiting the choice of its person's face (`homeward gallery pending`)."""
+
+    id: int
+    person_id: int
+    person_name: str
+    original_path: str
+    stored_name: str
+    sha256: str
+    width: int
+    height: int
+    photo_date: str | None
+    face_boxes: list[list[float]]
+    added_at: str
+
+    @property
+    def faces(self) -> int:
+        return len(self.face_boxes)
+
+    @property
+    def largest_face(self) -> int:
+        """The number (from 1, left to right) of the largest face."""
+        return largest_box(self.face_boxes) + 1
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "person_id": self.person_id, "name": self.person_name,
+                "photo": self.original_path, "faces": self.faces,
+                "largest_face": self.largest_face, "face_boxes": self.face_boxes,
+                "added_at": self.added_at}
 
 
 class Gallery:
@@ -104,7 +154,8 @@ class Gallery:
 
     def remove_person(self, person_id: int, actor: str) -> None:
         """Remove a person (the history keeps a record) and store copies no one else uses."""
-        hashes = [p["sha256"] for p in self.photos(person_id)]
+        hashes = [p["sha256"] for p in self.photos(person_id)] + [
+            p.sha256 for p in self.pending(person_id)]
         with self.writing() as write:
             write.remove_person(person_id, actor)
         remove_unreferenced_files(self, hashes)
@@ -163,8 +214,30 @@ class Gallery:
         return rows
 
     def has_photo(self, person_id: int, sha256: str) -> bool:
+        """The person has this photo, as a reference or awaiting a face choice."""
         return bool(list(self.db.query(
-            "SELECT 1 FROM photos WHERE person_id = ? AND sha256 = ?", [person_id, sha256])))
+            "SELECT 1 FROM photos WHERE person_id = ? AND sha256 = ? UNION ALL "
+            "SELECT 1 FROM pending_photos WHERE person_id = ? AND sha256 = ?",
+            [person_id, sha256, person_id, sha256])))
+
+    def pending(self, person_id: int | None = None) -> list[PendingPhoto]:
+        """Photos awaiting a face choice, oldest first."""
+        where, args = ("WHERE q.person_id = ?", [person_id]) if person_id is not None else ("", [])
+        return [PendingPhoto(
+            id=r["id"], person_id=r["person_id"], person_name=r["name"],
+            original_path=r["original_path"], stored_name=r["stored_name"], sha256=r["sha256"],
+            width=r["width"], height=r["height"], photo_date=r["photo_date"],
+            face_boxes=json.loads(r["face_boxes"]), added_at=r["added_at"])
+            for r in self.db.query(
+                f"SELECT q.*, p.name FROM pending_photos q JOIN persons p ON p.id = q.person_id "
+                f"{where} ORDER BY q.id", args)]
+
+    def pending_photo(self, pending_id: int) -> PendingPhoto:
+        found = [p for p in self.pending() if p.id == pending_id]
+        if not found:
+            raise InvalidField(f"No photo awaiting a face choice with id {pending_id}.",
+                               "see `homeward gallery pending`")
+        return found[0]
 
     def stored_path(self, photo: dict) -> Path:
         return self.store / photo["stored_name"]
@@ -253,14 +326,41 @@ class _Writer:
                    "original_path": photo["original_path"]})
         return photo
 
-    def add_photo(self, person_id: int, photo: PhotoRecord, pack_id: str,
-                  model_hashes: dict[str, str], actor: str) -> int:
-        stored_name = photo.sha256 + photo.source.suffix.lower()
+    def _store(self, source: Path, sha256: str) -> str:
+        """Copy a photo into the store under its SHA-256 (once); returns its stored name."""
+        stored_name = sha256 + source.suffix.lower()
         target = self.gallery.store / stored_name
         if not target.exists():
             self.gallery.store.mkdir(exist_ok=True)
-            shutil.copyfile(photo.source, target)
+            shutil.copyfile(source, target)
             self.new_files.append(target)
+        return stored_name
+
+    def add_pending(self, person_id: int, photo: PendingRecord, actor: str) -> int:
+        """Keep a photo with several faces for the investigator's choice (stored now)."""
+        stored_name = self._store(photo.source, photo.sha256)
+        cursor = self.db.execute(
+            "INSERT INTO pending_photos (person_id, sha256, stored_name, original_path, width, "
+            "height, photo_date, face_boxes, added_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            [person_id, photo.sha256, stored_name, str(photo.source), photo.width, photo.height,
+             photo.photo_date, json.dumps(photo.face_boxes), utc_now()])
+        pending_id = int(cursor.lastrowid)
+        self._log(person_id, actor, "photo awaiting a face choice",
+                  {"pending_id": pending_id, "sha256": photo.sha256,
+                   "original_path": str(photo.source), "faces": len(photo.face_boxes)})
+        return pending_id
+
+    def resolve_pending(self, pending: PendingPhoto, face: FaceRecord, pack_id: str,
+                        model_hashes: dict[str, str], actor: str) -> int:
+        """The chosen face makes the pending photo a reference photo; returns its photo id."""
+        self.db.execute("DELETE FROM pending_photos WHERE id = ?", [pending.id])
+        return self.add_photo(pending.person_id, PhotoRecord(
+            Path(pending.original_path), pending.sha256, pending.width, pending.height,
+            pending.photo_date, face), pack_id, model_hashes, actor)
+
+    def add_photo(self, person_id: int, photo: PhotoRecord, pack_id: str,
+                  model_hashes: dict[str, str], actor: str) -> int:
+        stored_name = self._store(photo.source, photo.sha256)
         cursor = self.db.execute(
             "INSERT INTO photos (person_id, sha256, stored_name, original_path, width, height, "
             "photo_date, face_box, added_at) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -291,6 +391,7 @@ class _Writer:
 def remove_unreferenced_files(gallery: Gallery, candidates: Iterable[str]) -> None:
     """Delete store copies no photo row refers to any more (after a person or photo goes)."""
     for sha in set(candidates):
-        if not list(gallery.db.query("SELECT 1 FROM photos WHERE sha256 = ?", [sha])):
+        if not list(gallery.db.query("SELECT 1 FROM photos WHERE sha256 = ? UNION ALL "
+                                     "SELECT 1 FROM pending_photos WHERE sha256 = ?", [sha, sha])):
             for path in gallery.store.glob(f"{sha}.*"):
                 path.unlink(missing_ok=True)

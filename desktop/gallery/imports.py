@@ -11,11 +11,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop.engine.types import ImageResult
+from desktop.engine.types import Face, ImageResult
 from desktop.errors import HomewardError
-from desktop.gallery.enrol import Refused, choose_face, face_record, photo_record, same_face
-from desktop.gallery.fields import PersonFields
-from desktop.gallery.gallery import Gallery, PhotoRecord
+from desktop.gallery.enrol import (
+    NeedsChoice,
+    Refused,
+    choose_face,
+    face_record,
+    pending_face,
+    pending_record,
+    photo_record,
+    same_face,
+)
+from desktop.gallery.fields import InvalidField, PersonFields
+from desktop.gallery.gallery import Gallery, PendingRecord, PhotoRecord
 from desktop.gallery.sources import ImportRow, Problem, rows_for_person
 from desktop.hashing import sha256_file
 from desktop.media.exif import photo_date
@@ -31,6 +40,14 @@ class PackInfo:
     model_hashes: dict[str, str]
 
 
+@dataclass(frozen=True)
+class AwaitingFace:
+    """A photo kept for the investigator's choice of face; its person was created."""
+
+    where: str
+    faces: int
+
+
 @dataclass
 class ImportReport:
     persons_created: list[int] = field(default_factory=list)
@@ -39,13 +56,28 @@ class ImportReport:
     duplicates: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     flagged: list[tuple[str, list[str]]] = field(default_factory=list)  # kept, low quality
+    pending: list[AwaitingFace] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # stored, but worth a look
 
     def to_dict(self) -> dict[str, object]:
         return {"persons_created": len(self.persons_created),
                 "persons_updated": len(self.persons_updated),
                 "photos_added": self.photos_added, "duplicates": self.duplicates,
                 "problems": [{"where": p.where, "reason": p.reason} for p in self.problems],
-                "flagged": [{"where": w, "flags": f} for w, f in self.flagged]}
+                "flagged": [{"where": w, "flags": f} for w, f in self.flagged],
+                "awaiting_face_choice": [{"where": p.where, "faces": p.faces}
+                                         for p in self.pending],
+                "warnings": [{"where": w.where, "warning": w.reason} for w in self.warnings]}
+
+
+@dataclass
+class ReindexReport:
+    """What reindexing for a pack did: photos embedded now, and those that already were."""
+
+    pack_id: str
+    embedded: int = 0
+    already_embedded: int = 0
+    problems: list[Problem] = field(default_factory=list)
 
 
 def _analyse(rows: list[ImportRow], analyze: Analyze,
@@ -78,12 +110,13 @@ def import_rows(gallery: Gallery, rows: list[ImportRow], analyze: Analyze, pack:
                 match_existing: bool = True, strict: bool = False) -> ImportReport:
     """Import rows; rows of one (name, case_ref) are one person. Such a person already in
     the gallery gets the new photos when `match_existing`; `existing` pins keys to persons.
-    A person is created only with at least one usable photo, or from a row that names no
-    photo (case data alone). `strict`: any problem cancels the whole import (a single add)."""
+    A person is created with at least one usable photo, one awaiting a face choice, or from a
+    row that names no photo (case data alone). `strict`: any problem cancels the whole import
+    (a single add)."""
     report = ImportReport(problems=list(problems))
     analysed = _analyse(rows, analyze, report)
     people: dict[tuple[str, str | None], int] = dict(existing or {})
-    accepted: list[tuple[ImportRow, PhotoRecord | None, list[str]]] = []
+    accepted: list[tuple[ImportRow, PhotoRecord | PendingRecord | None, list[str]]] = []
     seen: set[tuple[tuple[str, str | None], str]] = set()
     for row in rows:
         key = (row.person.name, row.person.case_ref)
@@ -108,6 +141,9 @@ def import_rows(gallery: Gallery, rows: list[ImportRow], analyze: Analyze, pack:
             continue
         seen.add((key, sha))
         date = row.photo_date or photo_date(row.photo)
+        if isinstance(face, NeedsChoice):
+            accepted.append((row, pending_record(row.photo, sha, result, face, date), []))
+            continue
         accepted.append((row, photo_record(row.photo, sha, result, face, date),
                          list(face.quality.flags)))
     if strict and report.problems:
@@ -118,15 +154,41 @@ def import_rows(gallery: Gallery, rows: list[ImportRow], analyze: Analyze, pack:
             if key not in people:
                 people[key] = write.add_person(row.person, actor)
                 report.persons_created.append(people[key])
+                report.warnings.extend(Problem(row.where, w) for w in row.person.warnings())
             elif people[key] not in report.persons_created:
                 report.persons_updated.append(people[key])
-            if photo is not None:
+            if isinstance(photo, PendingRecord):
+                write.add_pending(people[key], photo, actor)
+                report.pending.append(AwaitingFace(row.where, len(photo.face_boxes)))
+            elif photo is not None:
                 write.add_photo(people[key], photo, pack.id, pack.model_hashes, actor)
                 report.photos_added += 1
                 if flags:
                     report.flagged.append((row.where, flags))
     report.persons_updated = sorted(set(report.persons_updated))
     return report
+
+
+def resolve_pending(gallery: Gallery, pending_id: int, face_number: int, analyze: Analyze,
+                    pack: PackInfo, actor: str) -> int:
+    """`homeward gallery pending --choose ID --face N`: face N as listed (left to right)
+    becomes the reference face of the pending photo; returns the new photo's id."""
+    pending = gallery.pending_photo(pending_id)
+    result = next(iter(analyze([gallery.store / pending.stored_name])))
+    face = pending_face(result, pending, face_number)
+    if isinstance(face, Refused):
+        raise InvalidField(f"Face not chosen: {pending.original_path} {face.reason}.")
+    return store_choice(gallery, pending_id, face, pack, actor)
+
+
+def store_choice(gallery: Gallery, pending_id: int, face: Face, pack: PackInfo,
+                 actor: str) -> int:
+    """The face the investigator pointed at (in the engine's result for the stored copy)
+    becomes the pending photo's reference face."""
+    pending = gallery.pending_photo(pending_id)
+    with gallery.writing() as write:
+        return write.resolve_pending(pending, face_record(face), pack.id, pack.model_hashes,
+                                     actor)
 
 
 def add_photos(gallery: Gallery, photos: Sequence[tuple[Path, int | None]], analyze: Analyze,
@@ -149,11 +211,12 @@ def _existing_person(gallery: Gallery, name: str, case_ref: str | None) -> list[
             if gallery.person(pid)["case_ref"] == case_ref]
 
 
-def reindex(gallery: Gallery, analyze: Analyze, pack: PackInfo) -> ImportReport:
+def reindex(gallery: Gallery, analyze: Analyze, pack: PackInfo) -> ReindexReport:
     """Embed every stored photo that has no embedding of this pack yet. The investigator's
     chosen face is found again by position; nothing existing is changed or removed."""
-    report = ImportReport()
-    todo = [p for p in gallery.photos() if pack.id not in p["packs"]]
+    photos = gallery.photos()
+    todo = [p for p in photos if pack.id not in p["packs"]]
+    report = ReindexReport(pack.id, already_embedded=len(photos) - len(todo))
     by_path = {gallery.stored_path(p): p for p in todo}
     results = {Path(r.path): r for r in analyze(list(by_path))}
     with gallery.writing() as write:
@@ -170,5 +233,5 @@ def reindex(gallery: Gallery, analyze: Analyze, pack: PackInfo) -> ImportReport:
                                                       "the chosen face is"))
                 continue
             write.add_embedding(photo["id"], face_record(face), pack.id, pack.model_hashes)
-            report.photos_added += 1
+            report.embedded += 1
     return report

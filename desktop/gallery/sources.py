@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.errors import HomewardError
-from desktop.gallery.fields import MAX_TEXT, InvalidField, PersonFields, is_date, split_aliases
+from desktop.gallery.fields import (
+    LABELS,
+    MAX_TEXT,
+    InvalidField,
+    PersonFields,
+    is_date,
+    split_aliases,
+)
 
 REQUIRED_COLUMNS = ("name", "photo")
 PERSON_COLUMNS = ("aliases", "sex", "birth_date", "age_min", "age_max", "last_seen_date",
@@ -56,7 +63,8 @@ def rows_for_person(person: PersonFields, photos: Sequence[tuple[Path, int | Non
 
 
 def rows_from_folder(root: Path) -> tuple[list[ImportRow], list[Problem]]:
-    """`<root>/<person name>/<photos...>`: the folder name is the person's name."""
+    """`<root>/<person name>/<photos...>`: the folder name is the person's name, its
+    underscores read as spaces (`Jane_Doe` is Jane Doe: folders are often named that way)."""
     root = Path(root)
     if not root.is_dir():
         raise ImportSourceError(f"{root} is not a folder.")
@@ -73,7 +81,7 @@ def rows_from_folder(root: Path) -> tuple[list[ImportRow], list[Problem]]:
             problems.append(Problem(str(entry), "not inside a person's folder"))
             continue
         try:
-            person = PersonFields(name=entry.name)
+            person = PersonFields(name=display_name(entry.name))
         except InvalidField as exc:
             problems.append(Problem(str(entry), exc.message))
             continue
@@ -86,6 +94,11 @@ def rows_from_folder(root: Path) -> tuple[list[ImportRow], list[Problem]]:
             problems.append(Problem(str(entry), "holds no photos"))
         rows.extend(ImportRow(str(p), person, p) for p in photos)
     return rows, problems
+
+
+def display_name(folder: str) -> str:
+    """A folder's name as a person's name: underscores become spaces, runs of them one."""
+    return " ".join(folder.replace("_", " ").split())
 
 
 def _decode(data: bytes) -> str:
@@ -167,10 +180,12 @@ def rows_from_csv(path: Path) -> tuple[list[ImportRow], list[Problem]]:
             problems.append(Problem(where, exc.message))
             continue
         except ValueError:
-            problems.append(Problem(where, f"face must be a number, not {values['face']!r}"))
+            problems.append(Problem(where, f"{LABELS['face']} must be a number, not "
+                                           f"{values['face']!r}"))
             continue
         if values.get("photo_date") and not is_date(values["photo_date"]):
-            problems.append(Problem(where, "photo_date must be YYYY, YYYY-MM or YYYY-MM-DD"))
+            problems.append(Problem(where, f"{LABELS['photo_date']} must be YYYY, YYYY-MM or "
+                                           "YYYY-MM-DD"))
             continue
         photo = (path.parent / values["photo"]) if values.get("photo") else None
         rows.append(ImportRow(where, person, photo, face, values.get("photo_date") or None))

@@ -102,4 +102,30 @@ def _v2(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO gallery_info (key, value) VALUES ('gallery_id', ?)", [uuid.uuid4().hex])
 
 
-MIGRATIONS = [_v1, _v2]
+# A reference photo showing several faces, kept until the investigator chooses one: its person
+# is created with the import, the photo waits here (store copy and every face's box, left to
+# right) instead of being refused and its person lost.
+V3 = """
+CREATE TABLE pending_photos (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL,
+    stored_name TEXT NOT NULL,
+    original_path TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    photo_date TEXT,
+    face_boxes TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    UNIQUE (person_id, sha256)
+);
+CREATE INDEX pending_photos_sha256 ON pending_photos (sha256);
+"""
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    for statement in statements(V3):
+        db.execute(statement)
+
+
+MIGRATIONS = [_v1, _v2, _v3]

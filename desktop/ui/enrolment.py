@@ -5,6 +5,9 @@ Three steps: the engine analyses the photos (background), the face picker asks a
 photo with several faces (GUI), then the photos are written with those choices (background,
 reusing the analysis). The import is strict: a photo with no face or that cannot be read
 refuses the whole add, and the dialog says which photo and why.
+
+With `pending` the one photo is a pending photo's stored copy: the picker is always shown
+(under the photo's original name), and the chosen face resolves that pending photo.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from desktop.gallery.fields import PersonFields
+from desktop.gallery.gallery import PendingPhoto
 from desktop.ui import gallery_work
 from desktop.ui.dialogs import show_failure
 from desktop.ui.face_picker import FacePicker
@@ -24,17 +28,18 @@ from desktop.ui.tasks import Failure, TaskRunner
 
 
 class Enrolment(QObject):
-    added = Signal(object)  # the ImportReport, once written
+    added = Signal(object)  # the ImportReport once written (a pending photo: its new photo id)
     ended = Signal()  # written, refused, failed or cancelled: the page may act again
 
     def __init__(self, parent: QWidget, tasks: TaskRunner, bar: TaskBar, gallery_path: Path,
                  engine: Engine, actor: str, photos: list[Path], *,
-                 person: PersonFields | None = None, person_id: int | None = None) -> None:
+                 person: PersonFields | None = None, person_id: int | None = None,
+                 pending: PendingPhoto | None = None) -> None:
         super().__init__(parent)
         self.parent_widget, self.tasks, self.bar = parent, tasks, bar
         self.gallery_path, self.engine, self.actor = gallery_path, engine, actor
         self.photos = [Path(p) for p in photos]
-        self.person, self.person_id = person, person_id
+        self.person, self.person_id, self.pending = person, person_id, pending
         self.choices: dict[Path, int | None] = {}
         self.picker: FacePicker | None = None
         self._analysed: Analysed | None = None
@@ -52,8 +57,9 @@ class Enrolment(QObject):
     def _analysed_photos(self, analysed: Analysed) -> None:
         self._analysed = analysed
         self.choices = dict.fromkeys(self.photos)
+        fewest = 1 if self.pending is not None else 2
         self._to_ask = [p for p in self.photos
-                        if p in analysed.results and len(analysed.results[p].faces) > 1]
+                        if p in analysed.results and len(analysed.results[p].faces) >= fewest]
         self._ask_next()
 
     def _ask_next(self) -> None:
@@ -64,7 +70,9 @@ class Enrolment(QObject):
         photo = self._to_ask[0]
         assert self._analysed is not None
         self.bar.follow(None, f"Choose the face in {photo.name}…")
-        self.picker = FacePicker(photo, self._analysed.results[photo].faces, self.parent_widget)
+        name = Path(self.pending.original_path).name if self.pending is not None else None
+        self.picker = FacePicker(photo, self._analysed.results[photo].faces, self.parent_widget,
+                                 name=name)
         self.picker.finished.connect(self._picked)
         self.picker.open()
 
@@ -82,11 +90,22 @@ class Enrolment(QObject):
     def _write(self) -> None:
         analysed, choices = self._analysed, dict(self.choices)
         assert analysed is not None
-        self.tasks.start(
-            "add reference photos",
-            lambda _control: gallery_work.add_photos(
-                self.gallery_path, analysed, choices, self.actor, self.person, self.person_id),
-            on_success=self._written, on_failure=self._failed)
+        if self.pending is None:
+            def work(_control: object) -> object:
+                return gallery_work.add_photos(self.gallery_path, analysed, choices, self.actor,
+                                               self.person, self.person_id)
+        else:
+            (photo,) = self.photos
+            face, pending_id = choices.get(photo), self.pending.id
+            if face is None:  # this analysis found no face in the stored copy
+                self._failed(Failure("Face not chosen.", f"No face was found in {photo.name}."))
+                return
+
+            def work(_control: object) -> object:
+                return gallery_work.choose_pending_face(self.gallery_path, analysed, pending_id,
+                                                        face, self.actor)
+        self.tasks.start("add reference photos", work, on_success=self._written,
+                         on_failure=self._failed)
         self.bar.follow(None, "Adding to the gallery…")  # one short transaction: no cancel
 
     def _written(self, report: object) -> None:

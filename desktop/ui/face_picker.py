@@ -2,7 +2,8 @@
 
 The faces are numbered the way `homeward gallery add --face N` numbers them (enrol's left to
 right order), so a number said over the phone means the same face in the app and the CLI.
-Click an entry, or press 1…9; Enter or a double click confirms.
+The largest face, most often the subject, is chosen to begin with. Click an entry, or press
+1…9; Enter or a double click confirms.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.engine.types import Face
-from desktop.gallery.enrol import faces_left_to_right
+from desktop.gallery.enrol import faces_left_to_right, largest
 from desktop.ui.image_view import Box, ImageView, load_image
 from desktop.ui.plain import markup
 
@@ -33,7 +34,9 @@ DIGITS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(1, 10)}
 class FacePicker(QDialog):
     """Opens window-modal over the page; `chosen` is the face number once accepted."""
 
-    def __init__(self, photo: Path, faces: list[Face], parent: QWidget | None = None) -> None:
+    def __init__(self, photo: Path, faces: list[Face], parent: QWidget | None = None, *,
+                 name: str | None = None) -> None:
+        """`name`: the photo's name to show, where `photo` is a store copy named by hash."""
         super().__init__(parent)
         self.setObjectName("facePicker")
         self.setWindowTitle("Which face is the missing person?")
@@ -47,10 +50,12 @@ class FacePicker(QDialog):
         self.choices = QListWidget()
         self.choices.setObjectName("faceChoices")
         self.choices.setMaximumHeight(120)
+        first = largest(self.faces)
         for number, face in enumerate(self.faces, start=1):
             size = min(face.quality.size_px, 9999)
             QListWidgetItem(f"{number}  —  face {number} from the left "
-                            f"({size:.0f} px, detector score {face.detection.det_score:.2f})",
+                            f"({size:.0f} px, detector score {face.detection.det_score:.2f})"
+                            + ("  — the largest" if number == first + 1 else ""),
                             self.choices)
         self.choices.installEventFilter(self)
         self.choices.currentRowChanged.connect(self._draw)
@@ -60,15 +65,15 @@ class FacePicker(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        heading = QLabel(f"<b>{markup(self.photo.name)}</b> shows {len(self.faces)} faces. "
+        heading = QLabel(f"<b>{markup(name or self.photo.name)}</b> shows {len(self.faces)} faces. "
                          "Choose the missing person's face (press its number).")
         heading.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(heading)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.choices)
         layout.addWidget(buttons)
-        self.choices.setCurrentRow(0)
-        self._draw(0)
+        self.choices.setCurrentRow(first)
+        self._draw(first)
 
     def current(self) -> int | None:
         row = self.choices.currentRow()

@@ -14,7 +14,8 @@ from pathlib import Path
 from desktop.engine.types import ImageResult
 from desktop.errors import Cancelled
 from desktop.gallery import imports
-from desktop.gallery.fields import PersonFields
+from desktop.gallery.enrol import faces_left_to_right
+from desktop.gallery.fields import InvalidField, PersonFields
 from desktop.gallery.gallery import Gallery
 from desktop.gallery.imports import Analyze, ImportReport, PackInfo, import_rows
 from desktop.gallery.sources import rows_from_csv, rows_from_folder
@@ -75,6 +76,22 @@ def add_photos(gallery_path: Path, analysed: Analysed, choices: dict[Path, int |
     try:
         return imports.add_photos(gallery, list(choices.items()), analysed.analyze,
                                   analysed.pack, actor, person=person, person_id=person_id)
+    finally:
+        gallery.close()
+
+
+def choose_pending_face(gallery_path: Path, analysed: Analysed, pending_id: int,
+                        face_number: int, actor: str) -> int:
+    """`homeward gallery pending --choose`, with face N of the picker (this analysis, left to
+    right) as the pending photo's reference face; returns the new photo's id."""
+    (result,) = analysed.results.values()
+    faces = faces_left_to_right(result.faces)
+    if not 1 <= face_number <= len(faces):
+        raise InvalidField(f"{Path(result.path).name} has no face {face_number}.")
+    gallery = Gallery.open(gallery_path)
+    try:
+        return imports.store_choice(gallery, pending_id, faces[face_number - 1], analysed.pack,
+                                    actor)
     finally:
         gallery.close()
 

@@ -20,11 +20,16 @@ from desktop.ui.plain import markup
 def summary(report: ImportReport) -> str:
     return (f"Persons created: {len(report.persons_created)}, updated: "
             f"{len(report.persons_updated)}; photos added: {report.photos_added}; "
+            f"awaiting a face choice: {len(report.pending)}; "
             f"duplicates skipped: {len(report.duplicates)}; problems: {len(report.problems)}.")
 
 
 def report_lines(report: ImportReport) -> list[str]:
     return ([f"Problem — {p.where}: {p.reason}" for p in report.problems]
+            + [f"Awaiting a face choice — {p.where}: {p.faces} faces; the person was created, "
+               "choose the face in the Gallery's list of photos awaiting a choice"
+               for p in report.pending]
+            + [f"Warning — {w.where}: {w.reason}" for w in report.warnings]
             + [f"Kept, low quality — {where}: {', '.join(flags)}"
                for where, flags in report.flagged]
             + [f"Duplicate, skipped — {where}" for where in report.duplicates])
@@ -53,8 +58,7 @@ class ImportReportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(heading)
         if report.problems:
-            layout.addWidget(QLabel("Rows with problems were not imported; the rest were. To add "
-                                    "a photo showing several people, drop it on the person and "
-                                    "choose the face.", wordWrap=True))
+            layout.addWidget(QLabel("Rows with problems were not imported; the rest were.",
+                                    wordWrap=True))
         layout.addWidget(self.lines, 1)
         layout.addWidget(buttons)

@@ -11,8 +11,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from desktop.engine.types import ImageResult
-from desktop.gallery.enrol import Refused, choose_face
+from desktop.engine.types import Face, ImageResult
+from desktop.gallery.enrol import NeedsChoice, Refused, choose_face
 from desktop.ui import people_data
 from desktop.ui.dialogs import show_failure
 from desktop.ui.face_picker import FacePicker
@@ -40,7 +40,7 @@ class PhotoProbe(QObject):
 
     def _analysed(self, result: ImageResult) -> None:
         face = choose_face(result, None)
-        if isinstance(face, Refused) and not result.error and len(result.faces) > 1:
+        if isinstance(face, NeedsChoice):
             self.picker = FacePicker(self.photo, result.faces, self.parent_widget)
             self.picker.setWindowTitle("Which face to search for?")
             self.picker.finished.connect(lambda _code: self._picked(result))
@@ -58,7 +58,7 @@ class PhotoProbe(QObject):
             picker.deleteLater()
         chosen = picker.chosen if picker is not None else None
         face = choose_face(result, chosen) if chosen is not None else None
-        if face is None or isinstance(face, Refused):  # cancelled: nothing searched
+        if not isinstance(face, Face):  # cancelled: nothing searched
             self.ended.emit()
             return
         self._found(face.embedding)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.gallery.fields import LABELS
 from desktop.gallery.gallery import Gallery
 from desktop.ui.image_view import Box, ImageView
 from desktop.ui.plain import plain_label, plain_tooltip
@@ -62,10 +63,11 @@ def describe(entry: dict) -> str:
     """A history row in words."""
     details = entry["details"]
     if entry["action"] == "edited":
-        return "edited " + "; ".join(f"{name}: {old if old is not None else '—'} → "
+        return "edited " + "; ".join(f"{LABELS.get(name, name)}: "
+                                     f"{old if old is not None else '—'} → "
                                      f"{new if new is not None else '—'}"
                                      for name, (old, new) in details.items())
-    if entry["action"] in ("photo added", "photo removed"):
+    if entry["action"] in ("photo added", "photo removed", "photo awaiting a face choice"):
         return f"{entry['action']}: {Path(details.get('original_path', '')).name}"
     return entry["action"]
 
@@ -93,7 +95,7 @@ class PersonDetails(QWidget):
         self.preview = ImageView()
         self.preview.setObjectName("photoPreview")
         self.preview.placeholder = "no reference photo"
-        self.preview.setMinimumSize(280, 220)
+        self.preview.setMinimumSize(200, 160)
         self.strip = QListWidget()
         self.strip.setObjectName("photoStrip")
         self.strip.setViewMode(QListView.ViewMode.IconMode)
@@ -104,7 +106,7 @@ class PersonDetails(QWidget):
         self.strip.setSpacing(4)
         self.strip.setMovement(QListView.Movement.Static)
         self.strip.currentRowChanged.connect(self._preview)
-        self.photos_label = QLabel()
+        self.photos_label = QLabel(wordWrap=True)  # never the widest thing in the panel
         self.remove_photo_button = QPushButton("Remove photo…")
         self.remove_photo_button.setEnabled(False)
         self.remove_photo_button.clicked.connect(self._remove_photo_clicked)

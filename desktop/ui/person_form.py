@@ -2,7 +2,8 @@
 
 The form only collects text: `PersonFields` (the same class a CSV import and the CLI use)
 decides what is valid, and its message is shown under the form while the dialog stays
-open, so nothing typed is lost.
+open, so nothing typed is lost. Values that are valid but contradict one another (a birth
+date outside the age range) are warned about as they are typed, and still saved.
 """
 
 from __future__ import annotations
@@ -110,6 +111,13 @@ class PersonDialog(QDialog):
         self.error.setObjectName("formError")
         self.error.setStyleSheet("color: #c62828; font-weight: bold;")
         self.error.hide()
+        self.warning = plain_label(wrap=True)
+        self.warning.setObjectName("formWarning")
+        self.warning.setStyleSheet("color: #b26a00;")
+        self.warning.hide()
+        for field in (self.form.birth_date, self.form.age_min, self.form.age_max,
+                      self.form.last_seen_date):
+            field.textChanged.connect(self._check_consistency)
         self.photo_list = QListWidget()
         self.photo_list.setObjectName("formPhotos")
         self.photo_list.setFixedHeight(90)
@@ -134,6 +142,7 @@ class PersonDialog(QDialog):
             layout.addLayout(row)
             self.setAcceptDrops(True)
         layout.addWidget(self.error)
+        layout.addWidget(self.warning)
         layout.addWidget(self.buttons)
         self.person: PersonFields | None = None
         self.photos: list[Path] = []
@@ -149,6 +158,16 @@ class PersonDialog(QDialog):
     def show_error(self, message: str) -> None:
         self.error.setText(message)
         self.error.show()
+
+    def _check_consistency(self) -> None:
+        """Show what contradicts itself in the typed values (nothing while a value is invalid:
+        its error comes when saving)."""
+        try:
+            warnings = self.form.person().warnings()
+        except InvalidField:
+            warnings = []
+        self.warning.setText("\n".join(f"Warning: {w}" for w in warnings))
+        self.warning.setVisible(bool(warnings))
 
     def accept(self) -> None:
         try:

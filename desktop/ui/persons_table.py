@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtCore import QItemSelectionModel, QPoint, QSize, Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView, QWidget
 
 from desktop.ui.persons_model import PERSON_ID_ROLE, PersonFilter, PersonsModel
 from desktop.ui.thumbnails import ThumbnailLoader
 
 ROW_SIDE = 44
+NAME_CHARS = 12  # the Name column never gets narrower than this many wide characters
+TEXT_CHARS = 15  # case reference and last seen are cut (…) beyond this; the details show all
 
 
 class PersonsTable(QTableView):
@@ -39,10 +41,34 @@ class PersonsTable(QTableView):
         for column in range(1, 5):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
+    def sizeHintForColumn(self, column: int) -> int:
+        """Case reference and last seen fit their text up to TEXT_CHARS: a long place never
+        squeezes the names."""
+        hint = super().sizeHintForColumn(column)
+        if column in (1, 4):
+            return min(hint, self.fontMetrics().horizontalAdvance("M" * TEXT_CHARS))
+        return hint
+
+    def name_width(self) -> int:
+        """The least width of the Name column: thumbnail and NAME_CHARS wide characters."""
+        margin = self.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self)
+        return (self.iconSize().width() + self.fontMetrics().horizontalAdvance("M" * NAME_CHARS)
+                + 4 * (margin + 1))
+
+    def minimumSizeHint(self) -> QSize:
+        """Wide enough for a readable Name column beside the other columns, so a splitter
+        never squeezes the names to "…"."""
+        others = sum(max(self.sizeHintForColumn(c), self.horizontalHeader().sectionSizeHint(c))
+                     for c in range(1, self.model().columnCount()))
+        width = (self.name_width() + others + self.verticalScrollBar().sizeHint().width()
+                 + 2 * self.frameWidth())
+        return QSize(width, super().minimumSizeHint().height())
+
     def set_persons(self, persons: list[dict]) -> None:
         """New rows, keeping the selected person selected when they are still there."""
         chosen = self.selected_person_id()
         self.persons.set_persons(persons)
+        self.updateGeometry()  # the least width follows the widest case reference
         if chosen is None or not self.select_person(chosen):
             self.clearSelection()
 

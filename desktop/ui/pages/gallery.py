@@ -5,6 +5,9 @@ Every change runs `homeward gallery …`'s own code (desktop/ui/gallery_work.py)
 background task with its own gallery connection; the page then re-reads the GUI thread's
 gallery. The file dialogs only pick a path and call the method of the same name, so tests
 (and drag and drop) use exactly what the buttons use.
+
+Photos showing several faces wait under the persons list until someone chooses the face:
+choosing one (double click, Enter or Choose face…) opens the face picker on its stored copy.
 """
 
 from __future__ import annotations
@@ -14,20 +17,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QFrame,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
+    QWidget,
 )
 
 from desktop.gallery.fields import EDITABLE, PersonFields
+from desktop.gallery.gallery import PendingPhoto
 from desktop.gallery.imports import ImportReport
 from desktop.ui import gallery_work
 from desktop.ui.dialogs import attempt, confirm, show_failure
@@ -38,6 +47,7 @@ from desktop.ui.pages.base import Page
 from desktop.ui.person_details import STRIP_SIDE, PersonDetails
 from desktop.ui.person_form import PersonDialog, dropped_files
 from desktop.ui.persons_table import PersonsTable
+from desktop.ui.plain import plain_tooltip
 from desktop.ui.state import AppState
 from desktop.ui.task_bar import TaskBar
 from desktop.ui.tasks import Failure, TaskControl, TaskRunner
@@ -65,13 +75,20 @@ class GalleryPage(Page):
         self.buttons = {key: QPushButton(text) for key, text in (
             ("open", "Open gallery…"), ("new", "New gallery…"), ("add", "Add person…"),
             ("edit", "Edit…"), ("remove", "Remove…"), ("folder", "Import folder…"),
-            ("csv", "Import CSV…"))}
+            ("csv", "Import CSV…"), ("choose", "Choose face…"))}
         for key, slot in (("open", self._browse_open), ("new", self._browse_new),
                           ("add", lambda: self.add_person_dialog()),
                           ("edit", lambda: self.edit_person_dialog()),
                           ("remove", lambda: self.confirm_remove()),
-                          ("folder", self._browse_folder), ("csv", self._browse_csv)):
+                          ("folder", self._browse_folder), ("csv", self._browse_csv),
+                          ("choose", lambda: self.choose_pending())):
             self.buttons[key].clicked.connect(slot)
+        self.pending_label = QLabel()
+        self.pending = QListWidget()
+        self.pending.setObjectName("pendingPhotos")
+        self.pending.setMaximumHeight(96)
+        self.pending.currentRowChanged.connect(lambda _row: self._update_actions())
+        self.pending.itemActivated.connect(lambda _item: self.choose_pending())
         self._lay_out()
         self.setAcceptDrops(True)
         state.gallery_changed.connect(self.reload)
@@ -84,8 +101,22 @@ class GalleryPage(Page):
                 tools.addWidget(self.buttons[key])
             tools.addWidget(QFrame(frameShape=QFrame.Shape.VLine))
         tools.addWidget(self.search, 1)
+        self.pending_box = QWidget()
+        waiting = QVBoxLayout(self.pending_box)
+        waiting.setContentsMargins(0, 0, 0, 0)
+        heading = QHBoxLayout()
+        heading.addWidget(self.pending_label, 1)
+        heading.addWidget(self.buttons["choose"])
+        waiting.addLayout(heading)
+        waiting.addWidget(self.pending)
+        persons = QWidget()
+        column = QVBoxLayout(persons)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.table, 1)
+        column.addWidget(self.pending_box)
         split = QSplitter()
-        split.addWidget(self.table)
+        split.setChildrenCollapsible(False)
+        split.addWidget(persons)
         split.addWidget(self.details)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
@@ -101,7 +132,27 @@ class GalleryPage(Page):
         """Re-read the persons from the GUI thread's gallery, keeping the selection."""
         gallery = self.state.gallery
         self.table.set_persons(gallery.persons() if gallery is not None else [])
+        self._list_pending(gallery.pending() if gallery is not None else [])
         self._show_selected()
+
+    def _list_pending(self, waiting: list[PendingPhoto]) -> None:
+        chosen = self.selected_pending_id()
+        self.pending.clear()
+        for photo in waiting:
+            item = QListWidgetItem(f"{photo.person_name} — {Path(photo.original_path).name} "
+                                   f"({photo.faces} faces)", self.pending)
+            item.setData(Qt.ItemDataRole.UserRole, photo.id)
+            item.setToolTip(plain_tooltip(photo.original_path))
+            if photo.id == chosen:
+                self.pending.setCurrentItem(item)
+        if self.pending.currentItem() is None and waiting:
+            self.pending.setCurrentRow(0)  # Choose face… is ready for the oldest
+        self.pending_label.setText(f"<b>Photos awaiting a face choice ({len(waiting)})</b>")
+        self.pending_box.setVisible(bool(waiting))
+
+    def selected_pending_id(self) -> int | None:
+        item = self.pending.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
 
     def activated(self) -> None:
         self.reload()
@@ -129,7 +180,8 @@ class GalleryPage(Page):
     def _update_actions(self) -> None:
         has_gallery, chosen = self.state.gallery is not None, self.selected_person_id() is not None
         for key, enabled in (("add", has_gallery), ("folder", has_gallery), ("csv", has_gallery),
-                             ("edit", chosen), ("remove", chosen)):
+                             ("edit", chosen), ("remove", chosen),
+                             ("choose", self.selected_pending_id() is not None)):
             self.buttons[key].setEnabled(enabled and not self.busy)
         for key in ("open", "new"):
             self.buttons[key].setEnabled(not self.busy)
@@ -181,6 +233,27 @@ class GalleryPage(Page):
         self._set_busy(True)
         enrolment.start()
         return enrolment
+
+    def choose_pending(self, pending_id: int | None = None) -> Enrolment | None:
+        """Point at the face of a photo awaiting a choice (the selected one by default): the
+        engine finds the faces of its stored copy, the picker asks, the choice is stored."""
+        pending_id = self.selected_pending_id() if pending_id is None else pending_id
+        if self.state.gallery is None or self.busy or pending_id is None:
+            return None
+        photo = self.state.gallery.pending_photo(pending_id)
+        enrolment = Enrolment(self, self.tasks, self.bar, self.state.gallery.path, self.engine(),
+                              self.actor, [self.state.gallery.store / photo.stored_name],
+                              person_id=photo.person_id, pending=photo)
+        enrolment.added.connect(lambda _photo_id: self._face_chosen(photo.person_id))
+        enrolment.ended.connect(lambda: self._set_busy(False))
+        enrolment.ended.connect(enrolment.deleteLater)
+        self._set_busy(True)
+        enrolment.start()
+        return enrolment
+
+    def _face_chosen(self, person_id: int) -> None:
+        self.reload()
+        self.select_person(person_id)
 
     def edit_person(self, person_id: int, person: PersonFields | None) -> None:
         if person is None or self.state.gallery is None:
