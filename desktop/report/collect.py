@@ -12,16 +12,20 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from desktop.errors import HomewardError
+from desktop.gallery.fields import PersonFields
 from desktop.hashing import CHUNK
 from desktop.people.case_people import list_clusters
 from desktop.people.lab_index import CaseEntry, Link, registered_index_of, registered_links
 from desktop.people.link_review import PENDING
-from desktop.report.references import Reference, references
+from desktop.report.evidence import FileRecord, exif_leads, file_records
+from desktop.report.references import Probe, Reference, gallery_side
 from desktop.review.queue import review_items
 from desktop.scan.case import Case, CaseInfo
 from desktop.scan.derived import crop_path, thumbnail_path
-from desktop.scan.sources import file_stream
+from desktop.scan.sources import CaseSource, case_sources, file_stream
 from desktop.storage.database import utc_now
 from desktop.storage.record import verify_case
 
@@ -55,15 +59,19 @@ class ReportHit:
     size: int
     kind: str
     date_taken: str | None
+    exif: list[tuple[str, str]]  # (label, value) of the EXIF leads the scan recorded
+    files: list[FileRecord]  # every copy, with its file system times
     frame: int | None
     timestamp: float | None
     box: list[float]
+    image_size: tuple[int, int] | None  # (width, height) of the picture the box is in
     reviewer: str | None
     decided_at: str | None
     note: str | None
     crop: Path | None
     thumbnail: Path | None
-    reference: Reference  # the matched gallery person's face, or why it is not shown
+    reference: Reference  # the gallery photo the face was matched against, or why not shown
+    person: PersonFields | None  # the missing person's case data now in the gallery, if any
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,16 @@ class CrossCaseLeads:
 
 
 @dataclass(frozen=True)
+class CaseTotals:
+    """What the scans went through, for the summary page."""
+
+    files: int
+    contents: int  # distinct contents (identical files are analysed once)
+    analysed: int  # contents the face engine read (status ok or no_face)
+    faces: int
+
+
+@dataclass(frozen=True)
 class ReportData:
     info: CaseInfo
     case_folder: Path
@@ -103,6 +121,9 @@ class ReportData:
     audit_head: str
     audit_rows: int
     generated_at: str
+    sources: list[CaseSource]
+    totals: CaseTotals
+    people_note: str  # why the gallery's case data are not shown, when so
     confirmed: list[ReportHit]
     unsure: list[ReportHit]
     pending: list[ReportHit]
@@ -155,7 +176,8 @@ def collect(case: Case, examiner: str | None = None) -> ReportData:
         file_ids.setdefault(row["content_id"], []).append(row["id"])
     groups: dict[str, list[ReportHit]] = {"confirm": [], "unsure": [], "pending": [], "reject": []}
     items = review_items(case.db)
-    refs = references(info, case.folder, {item["person_id"] for item in items})
+    side = gallery_side(info, case.folder, _probes(case, items))
+    copies = file_records(case.db)
     for item in items:
         content = contents[item["sha256"]]
         metadata = json.loads(content["metadata"] or "{}")
@@ -172,17 +194,40 @@ def collect(case: Case, examiner: str | None = None) -> ReportData:
                                                 item["sha256"]) if item["status"] == "confirm"
                                      else None),
             size=content["size"], kind=item["kind"], date_taken=metadata.get("date_taken"),
+            exif=exif_leads(metadata) if item["kind"] == "image" else [],
+            files=copies.get(content["id"], []),
             frame=item["frame"], timestamp=item["timestamp"], box=list(item["box"]),
+            image_size=(item["image_width"], item["image_height"])
+            if item["image_width"] and item["image_height"] else None,
             reviewer=item["reviewer"], decided_at=item["decided_at"], note=item["note"],
             crop=crop_path(case.folder, item["crop"]),
             thumbnail=thumbnail_path(case.folder, item["thumbnail"]),
-            reference=refs[item["person_id"]])
+            reference=side.references[item["hit_id"]], person=side.people.get(item["person_id"]))
         groups[hit.status].append(hit)
     return ReportData(info=info, case_folder=case.folder, examiner=examiner or info.examiner,
                       audit_head=chain.head, audit_rows=chain.rows, generated_at=utc_now(),
-                      confirmed=groups["confirm"], unsure=groups["unsure"],
+                      sources=case_sources(case.db), totals=_totals(case),
+                      people_note=side.note, confirmed=groups["confirm"], unsure=groups["unsure"],
                       pending=groups["pending"], rejected=groups["reject"],
                       named_people=_named_people(case), cross_case=_cross_case(case))
+
+
+def _probes(case: Case, items: list[dict]) -> list[Probe]:
+    """Each hit's face embedding, or its video track's template (what the scan matched)."""
+    vectors = {r["id"]: np.frombuffer(r["vector"], dtype=np.float32) for r in case.db.query(
+        "SELECT h.id, COALESCE(t.embedding, f.embedding) AS vector FROM hits h "
+        "JOIN faces f ON f.id = h.face_id LEFT JOIN tracks t ON t.id = h.track_id")}
+    return [Probe(i["hit_id"], i["person_id"], i["pack_id"], vectors[i["hit_id"]]) for i in items]
+
+
+def _totals(case: Case) -> CaseTotals:
+    def count(sql: str) -> int:
+        return next(iter(case.db.query(sql)))["n"]
+
+    return CaseTotals(count("SELECT COUNT(*) AS n FROM files"),
+                      count("SELECT COUNT(*) AS n FROM contents"),
+                      count("SELECT COUNT(*) AS n FROM contents WHERE status IN ('ok', 'no_face')"),
+                      count("SELECT COUNT(*) AS n FROM faces"))
 
 
 def _cross_case(case: Case) -> CrossCaseLeads:
