@@ -1,5 +1,5 @@
-"""User settings (reviewer name, default pack, provider, threshold, last gallery, recent cases),
-kept as versioned JSON in the data folder.
+"""User settings (reviewer name, default pack, provider, threshold, last gallery, recent cases,
+theme, window layout), kept as versioned JSON in the data folder.
 
 Plain Python so the command line and the tests can read them too. A settings file that cannot
 be understood is reported, never silently reset: it is kept beside the new file as
@@ -18,6 +18,7 @@ from desktop.userdirs import data_dir
 
 SCHEMA_VERSION = 1
 PROVIDERS = ("auto", "cpu", "cuda")
+THEMES = ("system", "light", "dark")  # system: follow the desktop's colour scheme
 MAX_RECENT = 10
 
 
@@ -34,6 +35,9 @@ class Settings:
     fps: float = 2.0
     gallery: str | None = None
     recent_cases: tuple[str, ...] = field(default_factory=tuple)
+    theme: str = "system"
+    window_geometry: str = ""  # Qt's saved geometry (base64): size, position, maximised
+    splitters: dict[str, str] = field(default_factory=dict, hash=False)  # name -> saved state
 
     def with_recent_case(self, folder: Path) -> Settings:
         path = str(Path(folder).resolve())
@@ -60,6 +64,10 @@ def _validated(raw: object) -> Settings:
         raise ValueError(f"provider {settings.provider!r} is not one of {', '.join(PROVIDERS)}")
     if settings.match_threshold is not None and not -1.0 <= settings.match_threshold <= 1.0:
         raise ValueError(f"match threshold {settings.match_threshold} is outside [-1, 1]")
+    if settings.theme not in THEMES:
+        raise ValueError(f"theme {settings.theme!r} is not one of {', '.join(THEMES)}")
+    if not isinstance(settings.window_geometry, str) or not isinstance(settings.splitters, dict):
+        raise ValueError("the saved window layout is not text")
     if not 0.0 < settings.fps <= 60.0:
         raise ValueError(f"frames per second {settings.fps} is outside (0, 60]")
     return settings

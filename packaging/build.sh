@@ -52,6 +52,9 @@ started=$(date +%s)
 "$PY" packaging/stage_packs.py build/stage "${PACKS[@]}"
 "$PY" -m PyInstaller --noconfirm --log-level WARN --distpath dist \
     --workpath "build/pyinstaller-$VARIANT" packaging/homeward.spec
+# Desktop integration beside the program: `cp homeward.desktop ~/.local/share/applications/`
+# and homeward.png to ~/.local/share/icons/hicolor/256x256/apps/ (menu entry and icon).
+cp resources/homeward.desktop resources/homeward.png resources/homeward.svg dist/homeward/
 VERSION=$("$PY" -c 'import desktop; print(desktop.__version__)')
 ARCHIVE=dist/homeward-$VERSION-linux-$(uname -m)-$VARIANT.tar.gz
 tar -C dist -czf "$ARCHIVE" homeward

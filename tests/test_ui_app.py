@@ -196,11 +196,12 @@ def test_every_page_renders_to_a_screenshot(window, case_copy, tmp_path):
 
     win = window(case=case_copy)
     written = save_screenshots(win, tmp_path / "shots")
-    assert [p.name for p in written] == ["01-cases.png", "02-gallery.png", "03-scan.png",
-                                         "04-review.png", "05-reports.png", "06-people.png"]
+    pages = [p.name for p in written if p.name.count("-") == 1][:6]  # then the extra views
+    assert pages == ["01-cases.png", "02-gallery.png", "03-scan.png", "04-review.png",
+                     "05-reports.png", "06-people.png"]
     for path in written:
         image = Image.open(path).convert("L")
-        assert image.size[0] >= 800
+        assert image.size[0] >= 800 or path.name not in pages  # dialogs are smaller
         low, high = image.getextrema()
         assert high - low > 100, f"{path.name} is blank"
 
@@ -212,7 +213,7 @@ def test_gui_command_writes_screenshots_offscreen(case_copy, tmp_path, isolated_
         env={"HOMEWARD_DATA_DIR": str(isolated_data_dir), "QT_QPA_PLATFORM": "offscreen",
              "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
-    assert len(list((tmp_path / "shots").glob("*.png"))) == 6
+    assert len(list((tmp_path / "shots").glob("??-*.png"))) >= 6  # pages, then extra views
 
 
 @pytest.mark.parametrize("broken", ["{not json", '{"schema_version": 99}'])

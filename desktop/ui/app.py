@@ -1,4 +1,5 @@
-"""Starting the desktop application, and rendering its pages to PNG files offscreen."""
+"""Starting the desktop application, and rendering its pages (and the extra views they
+offer) to PNG files offscreen, at a chosen window size."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ def create_application():
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Homeward")
     app.setOrganizationName("Homeward")
+    app.setDesktopFileName("homeward")  # resources/homeward.desktop: the dock finds the icon
+    from desktop.ui.theme import app_icon
+
+    app.setWindowIcon(app_icon())
     return app
 
 
@@ -67,22 +72,47 @@ def build_window(case: Path | None = None, gallery: Path | None = None,
     return window
 
 
-def save_screenshots(window, folder: Path) -> list[Path]:
-    """Every page rendered to `NN-page.png` (documentation and review of the UI)."""
-    from PySide6.QtWidgets import QApplication
+def save_screenshots(window, folder: Path, size: tuple[int, int] | None = None) -> list[Path]:
+    """Every page rendered to `NN-page.png`, each extra view a page offers to
+    `NN-page-view.png`, then the window's own dialogs (documentation and review of the UI).
+    With `size`, the window is first given that size (width, height)."""
+    from PySide6.QtWidgets import QApplication, QDialog
 
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for index, page in enumerate(window.pages):
-        window.show_page(index)
+    def settle() -> None:
         for _ in range(3):
             QApplication.processEvents()
-        page.settle()
-        QApplication.processEvents()
-        path = folder / f"{index + 1:02d}-{page.title.lower()}.png"
-        if not window.grab().save(str(path)):
+
+    def save(widget, path: Path) -> None:
+        if not widget.grab().save(str(path)):
             raise OSError(f"could not write {path}")
         written.append(path)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if size is not None:
+        window.showNormal()
+        window.resize(*size)
+    written: list[Path] = []
+    for index, page in enumerate(window.pages):
+        window.show_page(index)
+        settle()
+        page.settle()
+        QApplication.processEvents()
+        stem = f"{index + 1:02d}-{page.title.lower()}"
+        save(window, folder / f"{stem}.png")
+        for view in page.screenshot_views():
+            shown = view.show()
+            settle()
+            page.settle()
+            QApplication.processEvents()
+            save(shown or window, folder / f"{stem}-{view.name}.png")
+            if isinstance(shown, QDialog):
+                shown.close()
+    for number, view in enumerate(window.screenshot_views(), len(window.pages) + 1):
+        shown = view.show()
+        settle()
+        save(shown or window, folder / f"{number:02d}-{view.name}.png")
+        if isinstance(shown, QDialog):
+            shown.close()
     return written
 
 
@@ -93,7 +123,8 @@ def _no_display() -> bool:
 
 
 def run_gui(case: Path | None = None, gallery: Path | None = None,
-            screenshot_dir: Path | None = None) -> int:
+            screenshot_dir: Path | None = None, size: tuple[int, int] | None = None) -> int:
+    """`size` (width, height): the window's size, for the screenshots or the window shown."""
     if screenshot_dir is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     elif _no_display():
@@ -107,9 +138,11 @@ def run_gui(case: Path | None = None, gallery: Path | None = None,
     app = create_application()
     window = build_window(case, gallery)
     show_unexpected_errors(window)
+    if size is not None:
+        window.resize(*size)
     window.show()
     if screenshot_dir is not None:
-        for path in save_screenshots(window, screenshot_dir):
+        for path in save_screenshots(window, screenshot_dir, size):
             print(path)
         window.close()
         return 0

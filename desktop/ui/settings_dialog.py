@@ -1,5 +1,6 @@
 """Settings… (Ctrl+,): reviewer name, default pack, provider, default match threshold and
-video frame rate for new cases. Validation is the settings module's; saving is the state's."""
+video frame rate for new cases, and the theme (System / Light / Dark). Validation is the
+settings module's; saving is the state's."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import HomewardError
-from desktop.settings import PROVIDERS, Settings
+from desktop.settings import PROVIDERS, THEMES, Settings
 from desktop.ui.pack_choice import PackChoice
 from desktop.ui.plain import plain_label
 from desktop.ui.state import AppState
@@ -57,6 +58,12 @@ class SettingsDialog(QDialog):
         self.fps = QDoubleSpinBox()
         self.fps.setRange(0.1, 60.0)
         self.fps.setValue(current.fps)
+        self.theme = QComboBox()
+        for theme in THEMES:
+            self.theme.addItem(theme.capitalize(), theme)
+        self.theme.setCurrentIndex(THEMES.index(current.theme))
+        self.theme.setToolTip("Dark is easier on the eyes over a long review; System follows "
+                              "the desktop's colour scheme where Qt can tell it")
         self.problem = plain_label()  # an error's message may quote a path
         self.problem.setStyleSheet("color: #b00020")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
@@ -69,13 +76,15 @@ class SettingsDialog(QDialog):
         form.addRow("Run inference on", self.provider)
         form.addRow("Match threshold for new cases", self.threshold)
         form.addRow("Video frames/s for new cases", self.fps)
+        form.addRow("Theme", self.theme)
         form.addRow(self.problem)
         form.addRow(buttons)
 
     def chosen(self) -> Settings:
         return replace(self.state.settings, reviewer=self.reviewer.text().strip(),
                        default_pack=self.pack.pack_id(), provider=self.provider.currentText(),
-                       match_threshold=threshold_value(self.threshold), fps=self.fps.value())
+                       match_threshold=threshold_value(self.threshold), fps=self.fps.value(),
+                       theme=self.theme.currentData())
 
     def save(self) -> None:
         try:

@@ -25,6 +25,7 @@ class AppState(QObject):
     settings_changed = Signal()
     hits_changed = Signal()  # a scan added hits
     decisions_changed = Signal()  # a reviewer recorded decisions
+    packs_changed = Signal()  # a model pack was installed
 
     def __init__(self, settings: Settings, settings_file: Path | None = None) -> None:
         super().__init__()

@@ -30,6 +30,8 @@ ArchitecturesInstallIn64BitMode=x64compatible
 ; themselves. Packs imported later go to each user's data folder, never into {app}.
 PrivilegesRequiredOverridesAllowed=dialog
 UninstallDisplayIcon={app}\homeward.exe
+; resources\homeward.ico (also the .exe's own icon, from homeward.spec).
+SetupIconFile=..\..\resources\homeward.ico
 
 [Files]
 ; The whole bundle, including _internal\models\packs (the shipped open pack, read-only).
@@ -37,7 +39,7 @@ Source: "..\..\dist\homeward\*"; DestDir: "{app}"; Flags: ignoreversion recurses
 
 [Icons]
 ; homeward.exe is a console program (the CLI); the GUI shortcut starts it with "gui".
-Name: "{group}\Homeward"; Filename: "{app}\homeward.exe"; Parameters: "gui"; WorkingDir: "{userdocs}"
+Name: "{group}\Homeward"; Filename: "{app}\homeward.exe"; Parameters: "gui"; WorkingDir: "{userdocs}"; IconFilename: "{app}\_internal\resources\homeward.ico"
 Name: "{group}\Homeward self-test"; Filename: "{cmd}"; Parameters: "/k ""{app}\homeward.exe"" self-test"
 Name: "{group}\Homeward command prompt"; Filename: "{cmd}"; Parameters: "/k cd /d ""{app}"" && homeward.exe --help"
 Name: "{group}\Uninstall Homeward"; Filename: "{uninstallexe}"

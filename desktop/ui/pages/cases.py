@@ -1,7 +1,11 @@
-"""Cases: create a case, open one (or a recent one), and see its data and where it stands."""
+"""Cases: create a case, open one (or a recent one, listed by case number), see its data
+and where it stands, and browse and verify its audit trail."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,17 +25,19 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from desktop.engine.pack_store import resolve_pack
+from desktop.engine.pack_store import default_pack_id, resolve_pack
+from desktop.errors import HomewardError
+from desktop.gallery.gallery import Gallery
 from desktop.review.overview import case_overview
-from desktop.scan.case import CaseError
+from desktop.scan.case import DB_NAME, CaseError
 from desktop.scan.sources import CaseSource, case_sources, verification_words
 from desktop.scan.start import ScanRequest, case_exists, open_case_for
-from desktop.storage import audit
-from desktop.ui.dialogs import attempt, show_info
-from desktop.ui.pack_choice import PackChoice
-from desktop.ui.pages.base import Page
+from desktop.ui.audit_browser import AuditBrowser
+from desktop.ui.dialogs import attempt
+from desktop.ui.pack_choice import NO_EMBEDDINGS, PackChoice, gallery_packs
+from desktop.ui.pages.base import Page, ScreenshotView
 from desktop.ui.path_field import PathField
-from desktop.ui.plain import markup
+from desktop.ui.plain import markup, plain_label, plain_tooltip
 from desktop.ui.settings_dialog import NO_THRESHOLD, threshold_box, threshold_value
 from desktop.ui.source_list import KIND_NAMES, SourceList
 
@@ -42,7 +48,7 @@ class CasesPage(Page):
     def __init__(self, state, tasks) -> None:
         super().__init__(state, tasks)
         open_button = QPushButton("Open case folder…")
-        open_button.clicked.connect(self._choose_case)
+        open_button.clicked.connect(self.choose_case)
         self.recent = QListWidget()
         self.recent.setObjectName("recentCases")
         self.recent.itemActivated.connect(lambda item: self.open_case(Path(item.data(
@@ -54,17 +60,20 @@ class CasesPage(Page):
         left.addWidget(self._new_case_form())
         self.details = QTextBrowser()
         self.details.setObjectName("caseDetails")
-        verify = QPushButton("Verify audit trail")
-        verify.clicked.connect(self.verify_audit)
+        self.audit_button = QPushButton("Audit trail…")
+        self.audit_button.setToolTip("Browse the case's audit trail and verify it")
+        self.audit_button.clicked.connect(self.open_audit_trail)
         right = QVBoxLayout()
         right.addWidget(self.details, 1)
-        right.addWidget(verify, 0, Qt.AlignmentFlag.AlignRight)
+        right.addWidget(self.audit_button, 0, Qt.AlignmentFlag.AlignRight)
         layout = QHBoxLayout(self)
         layout.addLayout(left, 2)
         layout.addLayout(right, 3)
         state.case_changed.connect(self.activated)
         state.settings_changed.connect(self._show_recent)
         state.settings_changed.connect(self._new_case_defaults)
+        state.packs_changed.connect(self._new_case_defaults)
+        state.gallery_changed.connect(self._show_gallery_packs)
         state.decisions_changed.connect(self.activated)
         state.hits_changed.connect(self.activated)
         self._new_case_defaults()
@@ -78,7 +87,10 @@ class CasesPage(Page):
         self.new_examiner = QLineEdit()
         self.new_source = SourceList()  # folders and containers, only ever read
         self.new_gallery = PathField("open", "Gallery file", "Gallery (*.db)")
+        self.new_gallery.edit.textChanged.connect(self._show_gallery_packs)
         self.new_pack = PackChoice()
+        self.gallery_packs = plain_label(wrap=True)  # pack ids, or why the gallery cannot be read
+        self.gallery_packs.setObjectName("galleryPacks")
         self.new_threshold = threshold_box()
         self.new_fps = QDoubleSpinBox()
         self.new_fps.setRange(0.1, 60.0)
@@ -86,7 +98,9 @@ class CasesPage(Page):
         create.clicked.connect(self.create_case)
         for label, widget in (("Folder", self.new_folder), ("Case number", self.new_number),
                               ("Examiner", self.new_examiner), ("Sources", self.new_source),
-                              ("Gallery", self.new_gallery), ("Model pack", self.new_pack),
+                              ("Gallery", self.new_gallery),
+                              ("Gallery embedded with", self.gallery_packs),
+                              ("Model pack", self.new_pack),
                               ("Match threshold", self.new_threshold),
                               ("Video frames/s", self.new_fps)):
             form.addRow(label, widget)
@@ -104,22 +118,54 @@ class CasesPage(Page):
     def _new_case_defaults(self) -> None:
         """Settings give the new-case form its pack, threshold and frame rate."""
         settings = self.state.settings
-        self.new_pack.refresh(settings.default_pack)
+        self.new_pack.refresh(settings.default_pack or self.new_pack.pack_id())
         self.new_threshold.setValue(NO_THRESHOLD if settings.match_threshold is None
                                     else settings.match_threshold)
         self.new_fps.setValue(settings.fps)
 
+    def _show_gallery_packs(self) -> None:
+        """Which packs the chosen gallery has embeddings for; the others are marked in the
+        pack list and cannot be chosen (a scan with one would fail at its first match)."""
+        path = self.new_gallery.path()
+        if path is None or not path.is_file():
+            self.gallery_packs.setText("—")
+            self.new_pack.check_against(None)
+            return
+        open_now = self.state.gallery
+        try:
+            gallery = open_now if open_now is not None and Path(
+                open_now.path).resolve() == path.resolve() else Gallery.open(path)
+        except (HomewardError, OSError, sqlite3.Error) as exc:
+            self.gallery_packs.setText(f"cannot be read: {getattr(exc, 'message', exc)}")
+            self.new_pack.check_against(None)
+            return
+        try:
+            counts = gallery_packs(gallery)
+            empty = not gallery.persons()
+        finally:
+            if gallery is not open_now:
+                gallery.close()
+        if empty:  # nothing to match yet: every pack will do
+            self.gallery_packs.setText("no persons yet")
+            self.new_pack.check_against(None)
+            return
+        self.gallery_packs.setText(", ".join(f"{pack} ({n} photos)" for pack, n in
+                                             sorted(counts.items())) or f"none — {NO_EMBEDDINGS}")
+        self.new_pack.check_against(counts)
+
     def _show_recent(self) -> None:
+        """Each recent case by its case number, its folder as the second line and tooltip."""
         self.recent.clear()
         for folder in self.state.settings.recent_cases:
-            item = QListWidgetItem(folder)
+            number = recent_case_number(Path(folder))
+            item = QListWidgetItem(f"{number}\n{folder}" if number else f"{folder}  (missing)")
             item.setData(Qt.ItemDataRole.UserRole, folder)
-            if not case_exists(Path(folder)):
-                item.setText(f"{folder}  (missing)")
+            item.setToolTip(plain_tooltip(folder))
+            if number is None:
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
             self.recent.addItem(item)
 
-    def _choose_case(self) -> None:
+    def choose_case(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open case folder")
         if folder:
             self.open_case(Path(folder))
@@ -146,6 +192,12 @@ class CasesPage(Page):
                 case_number=self.new_number.text().strip() or None)
             if case_exists(folder):
                 raise CaseError(f"{folder} already holds a case; open it instead.")
+            embedded = self.new_pack.embedded
+            pack_id = request.pack or default_pack_id()
+            if embedded is not None and not embedded[pack_id]:
+                raise CaseError(f"The gallery has no embeddings for pack '{pack_id}'.",
+                                "choose a pack it has embeddings for, or embed its photos with "
+                                "this one first (Tools ▸ Reindex gallery for a pack…)")
             open_case_for(request, resolve_pack(request.pack)).close()
             self.state.open_case(folder)
         attempt(self, create)
@@ -175,16 +227,29 @@ class CasesPage(Page):
                 f"<li>{_text(e['at'])} {_text(e['format'])} by {_text(e['actor'])}: "
                 f"{_text(e['out'])}</li>" for e in overview.exports) + "</ul>")
 
-    def verify_audit(self) -> None:
-        case = self.state.case
-        if case is None:
-            return
-        report = audit.verify(case.db)
-        if report.ok:
-            show_info(self, f"Audit trail intact: {report.rows} rows.", f"head {report.head}")
-        else:
-            show_info(self, f"Audit trail TAMPERED: {len(report.problems)} problem(s).",
-                      "\n".join(report.problems))
+    def open_audit_trail(self) -> AuditBrowser | None:
+        if self.state.case is None:
+            return None
+        browser = AuditBrowser(self.state.case, self)
+        browser.open()
+        return browser
+
+    def screenshot_views(self) -> list[ScreenshotView]:
+        return [ScreenshotView("audit-trail", self.open_audit_trail)] if self.state.case else []
+
+
+def recent_case_number(folder: Path) -> str | None:
+    """The case number recorded in a case folder, read without opening the case for work
+    (listing must not upgrade or lock it); None when there is no readable case there."""
+    if not case_exists(folder):
+        return None
+    try:
+        with closing(sqlite3.connect(f"{(folder / DB_NAME).resolve().as_uri()}?mode=ro",
+                                     uri=True)) as db:
+            row = db.execute("SELECT value FROM case_info WHERE key = 'case_number'").fetchone()
+    except sqlite3.Error:
+        return None
+    return str(json.loads(row[0])) if row else None
 
 
 def _sources_html(sources: list[CaseSource]) -> str:

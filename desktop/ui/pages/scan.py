@@ -1,6 +1,7 @@
 """Scan: run (or resume) the open case's scan in the background, with live progress, pause,
 cancel, and the list of files that could not be analysed; add a source to the case and scan
-it."""
+it. What it shows always belongs to the open case: its last scan when the case opens, the live
+counts of the stage running, and at the end the scan's own summary."""
 
 from __future__ import annotations
 
@@ -48,6 +49,27 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def _rate_words(progress: Progress, faces_seen: int) -> str:
+    """The running stage's pace and what is left; no time left once its count is complete,
+    and the faces this scan found (stages after analysis report none of their own)."""
+    if progress.stage == "done":
+        return f"{progress.faces} faces in the case."
+    unit = "MiB" if progress.stage in ("container", "verifying") else "items"
+    parts = [f"{progress.rate:.1f} {unit} per second"] if progress.rate > 0 else []
+    if progress.total and progress.done < progress.total and progress.eta_s is not None:
+        parts.append(f"ETA {_duration(progress.eta_s)}")
+    parts.append(f"faces found by this scan: {faces_seen}")
+    return " · ".join(parts)
+
+
+def _last_scan_words(scans: list[dict]) -> str:
+    if not scans:
+        return "No scan yet: Start scan reads every source of the case."
+    last = scans[-1]
+    return (f"Last scan {last['id']}: {last['status']}, started {last['started_at']}, ended "
+            f"{last['finished_at'] or '—'}.")
+
+
 class ScanPage(Page):
     title = "Scan"
 
@@ -55,6 +77,8 @@ class ScanPage(Page):
         super().__init__(state, tasks)
         self.task: Task | None = None
         self.last_progress: Progress | None = None
+        self.faces_seen = 0  # faces found by this scan so far (later stages report none)
+        self.shown_case: Path | None = None  # the case whose scan the texts below describe
         self._problems_shown_at = 0.0
         self.source = plain_label("")
         self.pack = plain_label("")
@@ -122,7 +146,8 @@ class ScanPage(Page):
         if case is None:
             for label in (self.source, self.pack, self.gallery):
                 label.setText("—")
-            self.stage.setText("Open or create a case on the Cases page to scan.")
+            self._reset("Open or create a case on the Cases page to scan.")
+            self.shown_case = None
             self.problems.setRowCount(0)
             return
         info = case.info
@@ -133,11 +158,21 @@ class ScanPage(Page):
         self.gallery.setText(f"{info.gallery} (recorded in the case)" if info.gallery
                              else "none: faces and people only, no hits")
         if not running:
-            interrupted = case_overview(case).last_scan_interrupted
+            overview = case_overview(case)
+            interrupted = overview.last_scan_interrupted
             self.start_button.setText("Resume scan" if interrupted else "Start scan")
+            if self.shown_case != case.folder:  # another case: nothing shown is about it
+                self._reset(_last_scan_words(overview.scans))
             if interrupted and not self.stage.text().startswith("Cancelled"):
                 self.stage.setText("The last scan did not finish; resuming continues it.")
+        self.shown_case = case.folder
         self._show_problems()
+
+    def _reset(self, text: str) -> None:
+        self.stage.setText(text)
+        self.rate.setText("")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
 
     def start(self) -> None:
         """Scan (or resume) every source the case holds."""
@@ -184,6 +219,7 @@ class ScanPage(Page):
                     job.gallery.close()
 
         self.last_progress = None
+        self.faces_seen = 0
         self.stage.setText("Starting…")
         self.bar.setRange(0, 0)
         self.task = self.tasks.start("scan", work, on_success=self._finished,
@@ -216,11 +252,12 @@ class ScanPage(Page):
 
     def _progress(self, progress: Progress) -> None:
         self.last_progress = progress
+        if progress.stage == "analysing":  # the only stage that counts faces found
+            self.faces_seen = progress.faces
         self._show_stage()
         self.bar.setRange(0, progress.total)  # 0: a busy bar (a source being listed)
         self.bar.setValue(progress.done)
-        self.rate.setText(f"{progress.rate:.1f} per second · ETA {_duration(progress.eta_s)} · "
-                          f"faces {progress.faces}")
+        self.rate.setText(_rate_words(progress, self.faces_seen))
         if progress.stage == "done" or time.monotonic() - self._problems_shown_at > 3.0:
             self._show_problems()
 
@@ -229,6 +266,8 @@ class ScanPage(Page):
         self.stage.setText(f"Scan {summary.scan_id} finished in {_duration(summary.seconds)}: "
                            f"{summary.files} files ({statuses}); {summary.new_contents} analysed "
                            f"now; {summary.faces} faces; {summary.new_hits} new hits.")
+        self.rate.setText(f"{summary.faces} faces in the case, {self.faces_seen} found by this "
+                          "scan.")
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
         self._ended()
@@ -237,6 +276,7 @@ class ScanPage(Page):
     def _failed(self, failure: Failure) -> None:
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
+        self.rate.setText("")
         self.stage.setText("Cancelled; everything done so far is kept. Start again to resume."
                            if failure.cancelled else f"Scan stopped: {failure.message}")
         self._ended()
