@@ -149,10 +149,11 @@ def test_candidates_list_the_faces_rivals_and_choosing_one_jumps(qapp, qtbot):
     qtbot.addWidget(details)
     item = {**_synthetic(7), "other_candidates": [
         {"hit_id": 8, "person_id": 2, "person_name": "Joseph_Biden", "score": 0.41, "rank": 2}]}
-    details.show_hit(item, [], {8: "reject"}.get)
-    assert details.candidates.item(0).text().startswith("#2  Joseph_Biden  0.410  · reject")
+    details.show_hit(item, [], {8: "reject"}.get)  # the face's candidates, ranked, ▶ shown
+    assert details.candidates.item(0).text().startswith("▶ #1  Person 0  0.007  · pending")
+    assert details.candidates.item(1).text().startswith("  #2  Joseph_Biden  0.410  · reject")
     with qtbot.waitSignal(details.candidate_chosen) as chosen:
-        details.candidates.itemActivated.emit(details.candidates.item(0))
+        details.candidates.itemActivated.emit(details.candidates.item(1))
     assert chosen.args == [8]
 
 
@@ -179,8 +180,11 @@ def video_case(tmp_path: Path, test_pack) -> Path:
     return folder
 
 
-def test_t_gives_the_last_verdict_to_the_selected_hits_video_track(window, video_case, qtbot,
-                                                                  monkeypatch):
+def test_t_gives_the_selected_hits_verdict_and_note_to_its_video_track(window, video_case, qtbot,
+                                                                       monkeypatch):
+    """Issue 15 fault 1: T right after C applied the last verdict to the next hit (C had
+    moved on), and on the track's hit it recorded a second decision without the note given.
+    T now gives the selected hit's own verdict and note to its track, never twice."""
     items = queue(video_case)
     track_hit = next(h for h in items if h["track_id"] is not None)
     photo_hit = next(h for h in items if h["track_id"] is None)
@@ -192,20 +196,27 @@ def test_t_gives_the_last_verdict_to_the_selected_hits_video_track(window, video
     _, page = open_review(window, video_case)
     page.reviewer.setText(REVIEWER)
     page.go_to(track_hit["hit_id"])
-    key(qtbot, page.table, Qt.Key.Key_T)  # no verdict given yet: nothing to repeat
-    assert "Decide one hit first" in page.message.text() and decisions(video_case) == []
+    key(qtbot, page.table, Qt.Key.Key_T)  # not decided yet: nothing to give the track
+    assert "Decide hit" in page.message.text() and decisions(video_case) == []
     assert "frame" in page.details.fields["Video time"].text()
     page.go_to(photo_hit["hit_id"])
     key(qtbot, page.table, Qt.Key.Key_C)
-    page.go_to(next(h["hit_id"] for h in items if h["track_id"] is None
-                    and h["hit_id"] != photo_hit["hit_id"]))
+    page.go_to(photo_hit["hit_id"])
     key(qtbot, page.table, Qt.Key.Key_T)  # a photo: no track
     assert "not from a video track" in page.message.text()
     page.go_to(track_hit["hit_id"])
-    key(qtbot, page.table, Qt.Key.Key_T)
-    assert asked == [track_hit["hit_id"]]
+    key(qtbot, page.table, Qt.Key.Key_N)
+    qtbot.keyClicks(page.note, "same tattoo")
+    key(qtbot, page.note, Qt.Key.Key_Return)
+    key(qtbot, page.table, Qt.Key.Key_C)
+    moved_to = page.current_item()["hit_id"]
+    key(qtbot, page.table, Qt.Key.Key_T)  # right after C: about the hit now shown, a pending one
+    assert page.current_item()["hit_id"] == moved_to and "Decide hit" in page.message.text()
+    page.go_to(track_hit["hit_id"])
+    key(qtbot, page.table, Qt.Key.Key_T)  # the track's only hit has this verdict and note
+    assert asked == [track_hit["hit_id"]] and "nothing recorded" in page.message.text()
     assert decisions(video_case) == [(photo_hit["hit_id"], "confirm", REVIEWER, None),
-                                     (track_hit["hit_id"], "confirm", REVIEWER, None)]
+                                     (track_hit["hit_id"], "confirm", REVIEWER, "same tattoo")]
 
 
 def test_the_list_follows_new_hits_and_a_closed_case(window, case_copy):

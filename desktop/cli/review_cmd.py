@@ -1,4 +1,4 @@
-"""`homeward review list|decide --case DIR` and `homeward audit verify --case DIR`."""
+"""`homeward review list|decide|undo --case DIR` and `homeward audit verify --case DIR`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from desktop.errors import EXIT_OK, EXIT_REFUSED, InvalidArguments
-from desktop.review.decisions import VERDICTS, decide
+from desktop.review.decisions import VERDICTS, decide, undo
 from desktop.review.queue import hits_of_person, hits_of_track, review_items
 from desktop.scan.case import Case
 from desktop.storage.record import verify_case
@@ -36,6 +36,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     decision.add_argument("--reviewer", default=getpass.getuser())
     decision.add_argument("--note")
     decision.set_defaults(handler=run_decide)
+    taking_back = verbs.add_parser(
+        "undo", help="withdraw decisions (recorded and audited; the earlier verdict, or pending, "
+        "is current again)")
+    taking_back.add_argument("--case", type=Path, required=True)
+    taking_back.add_argument("--decision", type=int, action="append", required=True,
+                             help="decision id, as `review decide` printed it (repeatable)")
+    taking_back.add_argument("--reviewer", default=getpass.getuser())
+    taking_back.set_defaults(handler=run_undo)
     trail = commands.add_parser("audit", help="check a case's audit trail")
     trail_verbs = trail.add_subparsers(dest="verb", required=True, metavar="VERB")
     verify = trail_verbs.add_parser(
@@ -75,7 +83,14 @@ def run_decide(args: argparse.Namespace) -> int:
     else:
         hit_ids = hits_of_person(db, args.person)
     ids = decide(db, hit_ids, args.decision, args.reviewer, args.note)
-    print(f"recorded {len(ids)} decision(s): {args.decision} by {args.reviewer.strip()}")
+    print(f"recorded {len(ids)} decision(s): {args.decision} by {args.reviewer.strip()} "
+          f"(decision ids {', '.join(map(str, ids))}; `review undo --decision ID` withdraws)")
+    return 0
+
+
+def run_undo(args: argparse.Namespace) -> int:
+    hit_ids = undo(Case.open(args.case).db, args.decision, args.reviewer)
+    print(f"withdrew {len(args.decision)} decision(s) on hit(s) {', '.join(map(str, hit_ids))}")
     return 0
 
 

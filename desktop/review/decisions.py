@@ -3,6 +3,11 @@
 No hit is an identification until a person confirms it. A changed mind adds a new decision,
 so the record shows who decided what and when, in order. Each decision is audited in the
 same transaction that stores it.
+
+An undo withdraws decisions without touching them: the audit row of the action 'undo' names
+the decision ids it withdraws, and the current verdict is the latest decision not withdrawn
+(a hit whose only decision was withdrawn is pending again). The schema has no 'pending'
+verdict, and a withdrawal is as sealed as any decision: it is a link of the audit chain.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class Decision:
     reviewer: str
     note: str | None
     decided_at: str
+    withdrawn: bool = False  # taken back by an undo; kept in the history, never current
 
 
 def _clean(text: str | None) -> str | None:
@@ -70,13 +76,55 @@ def decide(db: sqlite_utils.Database, hit_ids: list[int], verdict: str, reviewer
     return ids
 
 
+# The ids of every withdrawn decision, from the audit chain's undo rows.
+WITHDRAWN = ("SELECT j.value FROM audit a, json_each(a.payload, '$.decision_ids') j "
+             "WHERE a.action = 'undo'")
+
+
+def undo(db: sqlite_utils.Database, decision_ids: list[int], reviewer: str) -> list[int]:
+    """Withdraw these decisions (one earlier `decide`'s, typically): each hit's verdict falls
+    back to its latest decision still standing, or pending. Returns the hit ids affected."""
+    reviewer_name = _clean(reviewer)
+    if reviewer_name is None:
+        raise InvalidDecision("An undo needs the reviewer's name.")
+    if not decision_ids:
+        raise InvalidDecision("There is no decision to undo.")
+    marks = ", ".join("?" * len(decision_ids))
+    rows = list(db.query(f"SELECT id, hit_id, id IN ({WITHDRAWN}) AS gone FROM decisions "
+                         f"WHERE id IN ({marks})", decision_ids))
+    missing = sorted(set(decision_ids) - {r["id"] for r in rows})
+    if missing:
+        raise InvalidDecision(f"No decision {', '.join(map(str, missing))} in this case.")
+    if any(r["gone"] for r in rows):
+        raise InvalidDecision("These decisions were undone already.")
+    hit_ids = sorted({r["hit_id"] for r in rows})
+    with sealed(db, reviewer_name, "undo", {"decision_ids": sorted(decision_ids),
+                                            "hit_ids": hit_ids}):
+        pass  # the audit row is the whole record of an undo
+    return hit_ids
+
+
 def history(db: sqlite_utils.Database, hit_id: int) -> list[Decision]:
-    return [Decision(**r) for r in db.query(
-        "SELECT * FROM decisions WHERE hit_id = ? ORDER BY id", [hit_id])]
+    return [Decision(**{**r, "withdrawn": bool(r["withdrawn"])}) for r in db.query(
+        f"SELECT *, id IN ({WITHDRAWN}) AS withdrawn FROM decisions WHERE hit_id = ? ORDER BY id",
+        [hit_id])]
+
+
+def current_decisions(db: sqlite_utils.Database, hit_ids: list[int]) -> dict[int, Decision]:
+    """The latest decision still standing of each of these hits (absent: pending); one
+    query per 500 hits, so a bulk decision on thousands stays quick."""
+    found: dict[int, Decision] = {}
+    for start in range(0, len(hit_ids), 500):
+        chunk = hit_ids[start:start + 500]
+        found.update((r["hit_id"], Decision(**r)) for r in db.query(
+            "SELECT d.* FROM decisions d JOIN (SELECT hit_id, MAX(id) AS id FROM decisions "
+            f"WHERE hit_id IN ({', '.join('?' * len(chunk))}) AND id NOT IN ({WITHDRAWN}) "
+            "GROUP BY hit_id) latest ON latest.id = d.id", chunk))
+    return found
 
 
 def current_verdicts(db: sqlite_utils.Database) -> dict[int, Decision]:
-    """The latest decision of every decided hit."""
+    """The latest decision still standing of every decided hit."""
     return {r["hit_id"]: Decision(**r) for r in db.query(
         "SELECT d.* FROM decisions d JOIN (SELECT hit_id, MAX(id) AS id FROM decisions "
-        "GROUP BY hit_id) latest ON latest.id = d.id")}
+        f"WHERE id NOT IN ({WITHDRAWN}) GROUP BY hit_id) latest ON latest.id = d.id")}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlite_utils
 
 from desktop.match.hits import CURRENT_HITS, list_hits
+from desktop.review.calibrated import case_calibration
 from desktop.review.decisions import Decision, current_verdicts
 from desktop.review.duplicates import near_duplicates
 
@@ -16,6 +19,7 @@ def review_items(db: sqlite_utils.Database, *, status: str | None = None,
     """Hits with `status` (pending, confirm, reject, unsure) and who decided, filtered."""
     verdicts = current_verdicts(db)
     hits = list_hits(db)
+    calibration = case_calibration(db)
     by_face: dict[int, list[dict]] = {}
     for hit in hits:
         by_face.setdefault(hit["face_id"], []).append(hit)
@@ -27,6 +31,9 @@ def review_items(db: sqlite_utils.Database, *, status: str | None = None,
              for o in by_face[hit["face_id"]] if o["hit_id"] != hit["hit_id"]),
             key=lambda o: o["rank"])
         with_decision(hit, verdicts.get(hit["hit_id"]))
+        # Readable across packs: the calibration's false-match rate bound at this score.
+        hit["fmr_estimate"] = (calibration.estimate(hit["score"], hit["pack_id"])
+                               if calibration else None)
     # A confirmed image's resized or recompressed copies, named beside it.
     copies = near_duplicates(db, {h["content_id"] for h in hits if h["status"] == "confirm"})
     for hit in hits:
@@ -55,6 +62,31 @@ def filter_items(items: list[dict], *, status: str | None = None, person_id: int
             if (status is None or h["status"] == status)
             and (person_id is None or h["person_id"] == person_id)
             and (min_score is None or h["score"] >= min_score)]
+
+
+@dataclass(frozen=True)
+class FaceGroup:
+    """One probe face and its candidate hits in the queue, best rank first: what the review
+    grid shows as one tile ("3 candidates") and the face-centred view lists."""
+
+    face_id: int
+    hits: list[dict]
+
+    @property
+    def lead(self) -> dict:
+        """The hit a tile stands for: the first in queue order (pending first, best first)."""
+        return self.hits[0]
+
+    def ranked(self) -> list[dict]:
+        return sorted(self.hits, key=lambda h: (h["rank"], -h["score"], h["hit_id"]))
+
+
+def group_by_face(items: list[dict]) -> list[FaceGroup]:
+    """The items' faces, in the order of each face's first item; each face's items in order."""
+    groups: dict[int, list[dict]] = {}
+    for item in items:
+        groups.setdefault(item["face_id"], []).append(item)
+    return [FaceGroup(face_id, hits) for face_id, hits in groups.items()]
 
 
 def hits_of_track(db: sqlite_utils.Database, hit_id: int) -> list[int]:

@@ -39,3 +39,22 @@ class KeyCommands(QObject):
             return False
         command()
         return True
+
+
+# Every key of the Review page, as the F1 sheet lists it (the page binds the same keys).
+REVIEW_KEYS = (
+    ("J / Down", "next hit"), ("K / Up", "previous hit"),
+    ("Home / End", "first / last hit"), ("PgUp / PgDn", "a page up / down"),
+    ("Shift+arrows, Shift+click", "select a range of hits"),
+    ("Ctrl+click, Ctrl+Space", "add a hit to the selection, or take it out"),
+    ("C", "confirm the selected hit(s)"), ("R", "reject the selected hit(s)"),
+    ("U", "mark the selected hit(s) unsure"),
+    ("N", "type a note for the next decision (Enter returns to the list)"),
+    ("T", "give the selected hit's verdict and note to every hit of its video track"),
+    ("Ctrl+Z", "undo the last decision made here (recorded, audited)"),
+    ("G", "switch between the table and the grid of faces"),
+    ("Ctrl+F", "the filters (Escape returns to the list)"),
+    ("+ / - / 0", "zoom the context image in / out / fit"),
+    ("Header click", "sort by that column (again: reverse; a third time: queue order)"),
+    ("F1", "this sheet"),
+)

@@ -1,6 +1,7 @@
 """What a reviewer reads about one hit: where the evidence is (paths, hashes, frame and time),
-how strong the match is, its warnings, its decision history, and the face's other candidate
-persons (choosing one jumps to that hit); and the bar where a decision is made."""
+how strong the match is, its warnings, its decision history, and the face-centred view: every
+candidate person of the probe face, ranked, the shown one marked (choosing one jumps to that
+hit); and the bar where a decision is made."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.match.hits import SAME_PERSON_TWICE
-from desktop.review.decisions import Decision
+from desktop.review.calibrated import fmr_text
+from desktop.review.decisions import VERDICTS, Decision
 from desktop.ui.hits_model import STATUS_COLORS, when
 from desktop.ui.plain import markup
 
@@ -46,8 +48,10 @@ def history_text(decisions: list[Decision]) -> str:
     if not decisions:
         return "—"
     return "<br>".join(
-        f"{_time(d.decided_at)} · {markup(d.verdict)} by {markup(d.reviewer)}"
-        + (f" — “{markup(d.note)}”" if d.note else "") for d in decisions)
+        ("<s>" if d.withdrawn else "")
+        + f"{_time(d.decided_at)} · {markup(d.verdict)} by {markup(d.reviewer)}"
+        + (f" — “{markup(d.note)}”" if d.note else "")
+        + ("</s> (undone)" if d.withdrawn else "") for d in decisions)
 
 
 def _time(stamp: str | None) -> str:
@@ -67,9 +71,9 @@ class HitDetails(QWidget):
         self.hashes: dict[str, QLineEdit] = {}
         self.candidates = QListWidget()
         self.candidates.setObjectName("candidates")
-        self.candidates.setToolTip("The face's other candidate persons. "
-                                   "Enter or a click: go to that hit")
-        self.candidates.setMaximumHeight(60)
+        self.candidates.setToolTip("Every candidate person of this face, best rank first; ▶ is "
+                                   "the one shown. Enter or a click: go to that hit")
+        self.candidates.setMaximumHeight(84)
         for chosen in (self.candidates.itemActivated, self.candidates.itemClicked):
             chosen.connect(self._chosen)
         for name in FIELDS:
@@ -128,8 +132,8 @@ class HitDetails(QWidget):
                        if copies else "—"),
             "Kind": item["kind"] + (f" · track {item['track_id']}" if item.get("track_id") else ""),
             "Video time": when(item) if video else "—",
-            "Match": f"score {item['score']:.3f} · rank {item['rank']} · threshold "
-                     f"{item['threshold']:.3f} · pack {item['pack_id']}",
+            "Match": f"score {item['score']:.3f} ({fmr_text(item.get('fmr_estimate'))}) · rank "
+                     f"{item['rank']} · threshold {item['threshold']:.3f} · pack {item['pack_id']}",
             "Person": f"{item['person_name']} (gallery id {item['person_id']})",
             "Flags": "; ".join(FLAG_TEXTS.get(f, f) for f in item.get("flags") or ()) or "—",
         }
@@ -144,16 +148,16 @@ class HitDetails(QWidget):
         self.fields["History"].setTextFormat(Qt.TextFormat.RichText)
         self.fields["History"].setText(history_text(decisions))
         self.candidates.clear()
-        for rival in item.get("other_candidates") or ():
-            status = status_of(rival["hit_id"]) or "?"
-            entry = QListWidgetItem(f"#{rival['rank']}  {rival['person_name']}  "
-                                    f"{rival['score']:.3f}  · {status}")
-            entry.setData(HIT_ID_ROLE, rival["hit_id"])
+        everyone = sorted([*(item.get("other_candidates") or ()), item], key=lambda c: c["rank"])
+        for candidate in everyone:
+            shown = candidate["hit_id"] == item["hit_id"]
+            status = item["status"] if shown else status_of(candidate["hit_id"]) or "?"
+            entry = QListWidgetItem(f"{'▶' if shown else ' '} #{candidate['rank']}  "
+                                    f"{candidate['person_name']}  {candidate['score']:.3f}  · {status}")
+            entry.setData(HIT_ID_ROLE, candidate["hit_id"])
             self.candidates.addItem(entry)
-        if not self.candidates.count():
-            entry = QListWidgetItem("none above the threshold")
-            entry.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.candidates.addItem(entry)
+            if shown:
+                self.candidates.setCurrentRow(self.candidates.count() - 1)
 
 
 class DecisionBar(QWidget):
@@ -162,6 +166,7 @@ class DecisionBar(QWidget):
 
     verdict = Signal(str)
     track = Signal()
+    undo = Signal()
     done_typing = Signal()  # Enter in the note or the name: back to the list
 
     def __init__(self, reviewer: str, parent: QWidget | None = None) -> None:
@@ -169,6 +174,7 @@ class DecisionBar(QWidget):
         self.reviewer = QLineEdit(reviewer)
         self.reviewer.setObjectName("reviewer")
         self.reviewer.setPlaceholderText("your name")
+        self.reviewer.setMinimumWidth(120)  # a name stays readable beside the buttons
         self.reviewer.setToolTip("Recorded with every decision; kept in the settings")
         self.note = QLineEdit()
         self.note.setObjectName("note")
@@ -182,15 +188,19 @@ class DecisionBar(QWidget):
         buttons.addWidget(QLabel("Reviewer"))
         buttons.addWidget(self.reviewer, 1)
         for text, verdict in (("Confirm (C)", "confirm"), ("Reject (R)", "reject"),
-                              ("Unsure (U)", "unsure"), ("Track (T)", None)):
+                              ("Unsure (U)", "unsure"), ("Track (T)", None),
+                              ("Undo (Ctrl+Z)", "undo")):
             button = QPushButton(text)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            if verdict is None:
-                button.setToolTip("The last verdict for every hit of this hit's video track")
+            if verdict == "undo":
+                button.setToolTip("Undo the last decision made here: recorded and audited")
+                button.clicked.connect(self.undo)
+            elif verdict is None:
+                button.setToolTip("This hit's verdict and note for every hit of its video track")
                 button.clicked.connect(self.track)
             else:
                 button.clicked.connect(lambda _=False, v=verdict: self.verdict.emit(v))
-            buttons.addWidget(button)
+            (buttons if verdict in VERDICTS else note_row).addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(note_row)
