@@ -1,7 +1,7 @@
 """Scan throughput: `homeward scan` against a naive single-process loop, same files, same pack.
 
     .venv/bin/python bench/scan.py [--files 5000] [--pack shared_s] [--workers N] [--batched]
-                                   [--hashset 1000000]
+                                   [--hashset 1000000] [--ray local|HOST:PORT] [--no-baselines]
 The seized folder is generated from ../shared/facedata photos; each copy gets a unique
 trailer after its JPEG end marker, so every file is distinct (no deduplication advantage)
 yet decodes to the same pixels. The naive loop reads, decodes, detects, embeds and compares
@@ -9,7 +9,10 @@ one image at a time, first as insightface documents it (the baseline), then on H
 own engine (to isolate what parallel workers add); the scan also hashes (SHA-256 + MD5) and
 records every file in case.db. `--hashset N` scans once more with a known-file hash set of N
 random SHA-256 values imported (every file is looked up; none is found): the cost of the
-lookups, side by side with the plain scan.
+lookups, side by side with the plain scan. `--ray ADDRESS` scans once more through a Ray
+cluster (`local`: a private instance on this machine), after the same check of the nodes the
+CLI makes; its overhead per file is the difference from the local scan (joining the cluster
+is timed apart).
 """
 
 from __future__ import annotations
@@ -98,6 +101,8 @@ def main() -> None:
                         help="also time the GPU's pipeline (decode workers feeding one engine "
                              "in batches) on whatever provider is in use")
     parser.add_argument("--hashset", type=int, help="also scan with a hash set of this many hashes")
+    parser.add_argument("--ray", metavar="ADDRESS", help="also scan through this Ray cluster")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the naive loops")
     args = parser.parse_args()
     os.environ.setdefault("HOMEWARD_DATA_DIR", tempfile.mkdtemp(prefix="homeward-bench-"))
 
@@ -126,9 +131,9 @@ def main() -> None:
         person_ids, _, vectors = gallery.embeddings(pack.id)
         print(f"{len(paths)} files, gallery {len(set(person_ids))} persons, pack {pack.id}, "
               f"cores {os.cpu_count()}; {runtime_report().lines()[-1]}")
-        baselines = [("naive loop, homeward engine", naive_homeward(paths, pack, vectors,
-                                                                    person_ids))]
-        if pack.manifest.detector.family == "scrfd":
+        baselines = [] if args.no_baselines else [
+            ("naive loop, homeward engine", naive_homeward(paths, pack, vectors, person_ids))]
+        if pack.manifest.detector.family == "scrfd" and not args.no_baselines:
             baselines.insert(0, ("naive loop, insightface", naive_insightface(
                 paths, pack, vectors, person_ids)))
         scans = []
@@ -147,6 +152,8 @@ def main() -> None:
             start = time.perf_counter()
             summary = ScanJob(case, pack, gallery, workers=args.workers, batched=batched).run()
             scans.append((name, time.perf_counter() - start, summary))
+        if args.ray:
+            scans.append(ray_scan(args.ray, work, pack, len(scans)))
     scan_s = scans[0][1]
     print(f"{'path (one process unless said)':<36}{'seconds':>9}{'files/s':>9}{'scan is':>9}")
     for name, seconds in baselines:
@@ -154,6 +161,33 @@ def main() -> None:
     for name, seconds, summary in scans:
         print(f"{name:<36}{seconds:>9.1f}{len(paths) / seconds:>9.1f}")
         print(f"  found {summary.faces} faces, {summary.new_hits} hits")
+        if "Ray" in name:
+            print(f"  overhead per file against the local scan: "
+                  f"{(seconds - scan_s) / len(paths) * 1000:+.1f} ms")
+
+
+def ray_scan(address: str, work: Path, pack, number: int) -> tuple:
+    """The same scan through a Ray cluster, as `homeward scan --ray` runs it."""
+    from desktop.cluster.analysis import plan_cluster
+    from desktop.cluster.runtime import connected
+    from desktop.scan.start import ScanRequest, prepare_scan
+
+    request = ScanRequest((work / "source",), work / f"case-{number}", work / "gallery.db",
+                          "bench", pack=pack.id)
+    started = time.perf_counter()
+    with connected(address) as ray:
+        plan = plan_cluster(ray, address, request)
+        job = prepare_scan(request)
+        plan.apply(job)
+        print(f"joined the Ray cluster {address} and checked {len(plan.nodes)} node(s) "
+              f"({sum(n.cpus for n in plan.nodes):g} CPUs, {sum(n.gpus for n in plan.nodes):g} "
+              f"GPUs) in {time.perf_counter() - started:.1f} s")
+        start = time.perf_counter()
+        summary = job.run()
+        seconds = time.perf_counter() - start
+        job.case.close()
+        job.gallery.close()
+    return (f"scan on Ray ({address})", seconds, summary)
 
 
 if __name__ == "__main__":

@@ -252,3 +252,16 @@ def test_a_node_without_the_pack_or_with_other_model_files_is_refused_before_any
             head.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
+
+
+def test_without_ray_installed_a_cluster_scan_says_how_to_get_it(lab):
+    """The desktop installers carry no Ray: `--ray` must explain, not fail with a traceback."""
+    base, _ = lab
+    blocked = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['ray'] = None; from desktop.cli import main; "
+         "sys.exit(main(sys.argv[1:]))", *scan_args(base, "no-ray", "--ray", "local")],
+        capture_output=True, text=True, timeout=300)
+    assert blocked.returncode == 3, blocked.stderr
+    assert "Ray is not installed" in blocked.stderr and "cluster" in blocked.stderr
+    assert "Traceback" not in blocked.stderr
+    assert not (base / "no-ray").exists()
