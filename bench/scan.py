@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -150,17 +151,19 @@ def main() -> None:
                 "bench", "bench", str(work / "source"), str(work / "gallery.db"), pack.id,
                 pack.manifest.model_hashes, pack.manifest.match_threshold, 2.0, ""))
             start = time.perf_counter()
-            summary = ScanJob(case, pack, gallery, workers=args.workers, batched=batched).run()
-            scans.append((name, time.perf_counter() - start, summary))
+            stages = StageClock()
+            summary = ScanJob(case, pack, gallery, workers=args.workers, batched=batched,
+                              on_progress=stages).run()
+            scans.append((name, time.perf_counter() - start, summary, stages))
         if args.ray:
             scans.append(ray_scan(args.ray, work, pack, len(scans)))
     scan_s = scans[0][1]
     print(f"{'path (one process unless said)':<36}{'seconds':>9}{'files/s':>9}{'scan is':>9}")
     for name, seconds in baselines:
         print(f"{name:<36}{seconds:>9.1f}{len(paths) / seconds:>9.1f}{seconds / scan_s:>8.2f}x")
-    for name, seconds, summary in scans:
+    for name, seconds, summary, stages in scans:
         print(f"{name:<36}{seconds:>9.1f}{len(paths) / seconds:>9.1f}")
-        print(f"  found {summary.faces} faces, {summary.new_hits} hits")
+        print(f"  found {summary.faces} faces, {summary.new_hits} hits; {stages}")
         if "Ray" in name:
             print(f"  overhead per file against the local scan: "
                   f"{(seconds - scan_s) / len(paths) * 1000:+.1f} ms")
@@ -177,7 +180,8 @@ def ray_scan(address: str, work: Path, pack, number: int) -> tuple:
     started = time.perf_counter()
     with connected(address) as ray:
         plan = plan_cluster(ray, address, request)
-        job = prepare_scan(request)
+        stages = StageClock()
+        job = prepare_scan(request, on_progress=stages)
         plan.apply(job)
         print(f"joined the Ray cluster {address} and checked {len(plan.nodes)} node(s) "
               f"({sum(n.cpus for n in plan.nodes):g} CPUs, {sum(n.gpus for n in plan.nodes):g} "
@@ -187,7 +191,22 @@ def ray_scan(address: str, work: Path, pack, number: int) -> tuple:
         seconds = time.perf_counter() - start
         job.case.close()
         job.gallery.close()
-    return (f"scan on Ray ({address})", seconds, summary)
+    return (f"scan on Ray ({address})", seconds, summary, stages)
+
+
+class StageClock:
+    """Seconds spent in each stage of a scan, from its progress reports."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+
+    def __call__(self, progress) -> None:
+        self.started.setdefault(progress.stage, time.perf_counter())
+
+    def __str__(self) -> str:
+        names = list(self.started)
+        return ", ".join(f"{name} {self.started[following] - self.started[name]:.1f} s"
+                         for name, following in pairwise(names))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from desktop.scan.workers import use_engine
 RUN, HOLD, STOP = "run", "hold", "stop"
 GATE_POLL_S = 0.2
 DROPPED = b""  # a row whose work was dropped by a cancel
+FILES_PER_HASH_TASK = 32
 
 
 class Gate:
@@ -61,10 +62,11 @@ def _may_start(gate) -> bool:
     return state == RUN
 
 
-def _fingerprint_row(row: dict, gate) -> dict:
-    if not _may_start(gate):
-        return {"item": DROPPED}
-    return {"item": pickle.dumps(fingerprint_file(pickle.loads(row["item"])))}
+def _fingerprint_batch(batch: dict[str, np.ndarray], gate) -> dict[str, np.ndarray]:
+    """Hashes of a batch of files (one Ray task for many small files)."""
+    return {"item": np.array([pickle.dumps(fingerprint_file(pickle.loads(raw)))
+                              if _may_start(gate) else DROPPED for raw in batch["item"]],
+                             dtype=object)}
 
 
 def _prepare_row(row: dict, gate) -> dict:
@@ -141,8 +143,9 @@ class RayAnalysis(Analyser):
         dataset = self._rows(refs)
         if dataset is None:
             return iter(())
-        return self._results(dataset.map(_fingerprint_row, fn_kwargs={"gate": self.gate},
-                                         num_cpus=1))
+        return self._results(dataset.map_batches(
+            _fingerprint_batch, batch_size=FILES_PER_HASH_TASK, batch_format="numpy",
+            fn_kwargs={"gate": self.gate}, num_cpus=1))
 
     def analyse(self, tasks: Iterable[ContentTask]) -> Iterator[ContentOutcome]:
         dataset = self._rows(dataclasses.replace(task, carry_derived=True) for task in tasks)
