@@ -31,9 +31,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from desktop.match.hits import SAME_PERSON_TWICE
 from desktop.review.calibrated import fmr_text
-from desktop.scan.derived import crop_path
 from desktop.ui.plain import plain_tooltip
-from desktop.ui.thumbnails import ThumbnailLoader
+from desktop.ui.thumbnails import CropRequests, ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -90,11 +89,8 @@ class HitsModel(QAbstractTableModel):
         self._queue: list[dict] = []  # the items in the order given, for "no sort"
         self._rows: dict[int, int] = {}  # hit id -> row
         self._folder: Path | None = None
-        self._waiting: dict[str, set[int]] = {}  # crop path -> hit ids whose row asked for it
         self._sort: tuple[int, Qt.SortOrder] | None = None  # None: the queue's own order
-        self.thumbnails = thumbnails
-        if thumbnails is not None:
-            thumbnails.ready.connect(self._thumbnail_ready)
+        self.crops = CropRequests(thumbnails, self._repaint)
 
     # --- content -----------------------------------------------------------------------------
 
@@ -105,7 +101,7 @@ class HitsModel(QAbstractTableModel):
         self._items = self._sorted(items)
         self._rows = {item["hit_id"]: row for row, item in enumerate(self._items)}
         self._folder = case_folder
-        self._waiting.clear()
+        self.crops.clear()
         self.endResetModel()
 
     def items(self) -> list[dict]:
@@ -188,22 +184,13 @@ class HitsModel(QAbstractTableModel):
         return None
 
     def _face(self, item: dict) -> Any:
-        if self.thumbnails is None or self._folder is None:
-            return None
-        path = crop_path(self._folder, item.get("crop"))
-        if path is None:
-            return None
-        pixmap = self.thumbnails.pixmap(path)
-        if pixmap is None:
-            self._waiting.setdefault(str(path), set()).add(item["hit_id"])
-        return pixmap
+        return self.crops.pixmap(self._folder, item.get("crop"), item["hit_id"])
 
-    def _thumbnail_ready(self, path: str) -> None:
-        for hit_id in self._waiting.pop(path, ()):
-            row = self._rows.get(hit_id)
-            if row is not None:
-                self.dataChanged.emit(self.index(row, FACE), self.index(row, FACE),
-                                      [Qt.ItemDataRole.DecorationRole])
+    def _repaint(self, hit_id: int) -> None:
+        row = self._rows.get(hit_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, FACE), self.index(row, FACE),
+                                  [Qt.ItemDataRole.DecorationRole])
 
 
 class HitsTable(QTableView):

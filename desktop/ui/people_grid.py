@@ -24,10 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.people.case_people import Cluster, ClusterFace
-from desktop.scan.derived import crop_path
 from desktop.ui.people_data import FaceImages, best_face
 from desktop.ui.plain import plain_tooltip
-from desktop.ui.thumbnails import ThumbnailLoader
+from desktop.ui.thumbnails import CropRequests, ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
 CLUSTER_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -106,17 +105,15 @@ class _TileModel(QAbstractListModel):
 
     def __init__(self, thumbnails: ThumbnailLoader, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.thumbnails = thumbnails
         self.folder: Path | None = None
         self._tiles: list = []
-        self._waiting: dict[str, set[int]] = {}  # crop path -> rows that asked for it
         self._blank = QPixmap()
-        thumbnails.ready.connect(self._thumbnail_ready)
+        self.crops = CropRequests(thumbnails, self._repaint)
 
     def set_tiles(self, tiles: list, folder: Path | None) -> None:
         self.beginResetModel()
         self._tiles, self.folder = tiles, folder
-        self._waiting.clear()
+        self.crops.clear()
         self.endResetModel()
 
     def tile(self, row: int) -> Any:
@@ -126,10 +123,7 @@ class _TileModel(QAbstractListModel):
         return 0 if parent.isValid() else len(self._tiles)
 
     def _crop(self, row: int, crop: str | None) -> QPixmap:
-        path = crop_path(self.folder, crop) if self.folder is not None else None
-        pixmap = self.thumbnails.pixmap(path) if path is not None else None
-        if pixmap is None and path is not None:
-            self._waiting.setdefault(str(path), set()).add(row)
+        pixmap = self.crops.pixmap(self.folder, crop, row)
         if pixmap is None or pixmap.isNull():  # a blank of the icon's size keeps the text still
             if self._blank.isNull():
                 self._blank = QPixmap(ICON_SIDE, ICON_SIDE)
@@ -137,11 +131,10 @@ class _TileModel(QAbstractListModel):
             return self._blank
         return pixmap
 
-    def _thumbnail_ready(self, path: str) -> None:
-        for row in self._waiting.pop(path, ()):
-            if row < len(self._tiles):
-                index = self.index(row)
-                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+    def _repaint(self, row: int) -> None:
+        if row < len(self._tiles):
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
 
 class ClusterModel(_TileModel):

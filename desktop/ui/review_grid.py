@@ -20,10 +20,9 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from desktop.review.calibrated import fmr_text
 from desktop.review.queue import FaceGroup
-from desktop.scan.derived import crop_path
 from desktop.ui.hits_model import STATUS_COLORS
 from desktop.ui.plain import plain_tooltip
-from desktop.ui.thumbnails import ThumbnailLoader
+from desktop.ui.thumbnails import CropRequests, ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
 TILE_SIDE = 112  # the face picture; the caption's two lines go below it
@@ -39,17 +38,14 @@ class FaceTilesModel(QAbstractListModel):
         self._groups: list[FaceGroup] = []
         self._rows: dict[int, int] = {}  # hit id -> row of its face
         self._folder: Path | None = None
-        self._waiting: dict[str, set[int]] = {}  # crop path -> rows that asked for it
-        self.thumbnails = thumbnails
-        if thumbnails is not None:
-            thumbnails.ready.connect(self._thumbnail_ready)
+        self.crops = CropRequests(thumbnails, self._repaint)
 
     def set_groups(self, groups: list[FaceGroup], case_folder: Path | None) -> None:
         self.beginResetModel()
         self._groups = groups
         self._rows = {hit["hit_id"]: row for row, group in enumerate(groups) for hit in group.hits}
         self._folder = case_folder
-        self._waiting.clear()
+        self.crops.clear()
         self.endResetModel()
 
     def group(self, row: int) -> FaceGroup | None:
@@ -91,21 +87,12 @@ class FaceTilesModel(QAbstractListModel):
         return None
 
     def _face(self, row: int, item: dict) -> Any:
-        if self.thumbnails is None or self._folder is None:
-            return None
-        path = crop_path(self._folder, item.get("crop"))
-        if path is None:
-            return None
-        pixmap = self.thumbnails.pixmap(path)
-        if pixmap is None:
-            self._waiting.setdefault(str(path), set()).add(row)
-        return pixmap
+        return self.crops.pixmap(self._folder, item.get("crop"), row)
 
-    def _thumbnail_ready(self, path: str) -> None:
-        for row in self._waiting.pop(path, ()):
-            if row < len(self._groups):
-                index = self.index(row)
-                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+    def _repaint(self, row: int) -> None:
+        if row < len(self._groups):
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
 
 class TileGrid(QListView):

@@ -8,11 +8,14 @@ when it arrives. Unreadable files get no thumbnail, never an error dialog per ro
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from contextlib import suppress
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader, QPixmap
+
+from desktop.scan.derived import crop_path
 
 
 def read_scaled(path: Path, size: QSize) -> QImage:
@@ -79,3 +82,34 @@ class ThumbnailLoader(QObject):
         while len(self._cache) > self.capacity:
             self._cache.popitem(last=False)
         self.ready.emit(key)
+
+
+class CropRequests:
+    """A model's share of a ThumbnailLoader: the face crops its rows asked for, and which
+    rows (by any key the model likes: a row, a hit id) to repaint when each one arrives."""
+
+    def __init__(self, thumbnails: ThumbnailLoader | None,
+                 repaint: Callable[[Hashable], None]) -> None:
+        self.thumbnails, self._repaint = thumbnails, repaint
+        self._waiting: dict[str, set[Hashable]] = {}  # crop path -> keys that asked for it
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._ready)
+
+    def clear(self) -> None:
+        self._waiting.clear()
+
+    def pixmap(self, folder: Path | None, crop: str | None, key: Hashable) -> QPixmap | None:
+        """The crop's thumbnail, or None while it loads (then `key` is repainted)."""
+        if self.thumbnails is None or folder is None:
+            return None
+        path = crop_path(folder, crop)
+        if path is None:
+            return None
+        pixmap = self.thumbnails.pixmap(path)
+        if pixmap is None:
+            self._waiting.setdefault(str(path), set()).add(key)
+        return pixmap
+
+    def _ready(self, path: str) -> None:
+        for key in self._waiting.pop(path, ()):
+            self._repaint(key)
