@@ -6,6 +6,7 @@ pack's default for new cases. Real pack (SCRFD-500M + int8 MobileFaceNet), real 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -34,7 +35,7 @@ from desktop.engine.pack_store import (
     record_calibration,
     resolve_pack,
 )
-from desktop.engine.verification import kfold_fmr, threshold_for_fmr
+from desktop.engine.verification import kfold_fmr, scored, threshold_for_fmr
 from desktop.errors import HomewardError, ModelPackError
 from desktop.scan.analyze import analyze_paths
 
@@ -102,6 +103,28 @@ def test_threshold_chosen_on_other_folds_holds_the_stated_rate_on_held_out_lfw(t
     assert round(calibration.measured_fmr * calibration.impostor_pairs) == \
         int(HELD_OUT_FMR * calibration.impostor_pairs)
     assert 0.0 < calibration.measured_fnmr < 0.1
+    # Every impostor score is kept (LFW has fewer than IMPOSTOR_TAIL), highest first: a hit's
+    # false-match rate is read at its own score, not only at the threshold (issue 15).
+    impostors = np.sort(scores[scored(scores) & ~same])[::-1]
+    assert len(calibration.impostor_tail) == calibration.impostor_pairs == len(impostors)
+    assert np.allclose(calibration.impostor_tail, impostors, atol=1e-6)
+    assert list(calibration.impostor_tail) == sorted(calibration.impostor_tail, reverse=True)
+
+
+def test_a_calibration_made_before_impostor_scores_were_kept_keeps_its_id():
+    """Stored calibrations and the cases that quote them name it by id: adding the impostor
+    scores to the record must not change the id of one made without them."""
+    from desktop.engine.manifest import Calibration, calibration_from_dict
+
+    old = {"pack_id": "p", "model_hashes": {"detector": "a" * 64, "recognizer": "b" * 64},
+           "threshold": 0.4, "target_fmr": 0.001, "measured_fmr": 0.0007, "measured_fnmr": 0.05,
+           "genuine_pairs": 1500, "impostor_pairs": 1500, "unscored_pairs": 0,
+           "heldout_fmr": None, "dataset": "pairs file pairs.txt", "dataset_sha256": "c" * 64,
+           "created_at": "2026-01-01T00:00:00+00:00"}
+    digest = hashlib.sha256(json.dumps(old, sort_keys=True, separators=(",", ":")).encode()
+                            ).hexdigest()[:16]
+    assert calibration_from_dict({**old, "id": digest}, "test").id == digest
+    assert Calibration(**old, impostor_tail=(0.5, 0.3)).id != digest
 
 
 def test_a_rate_the_impostor_pairs_cannot_resolve_is_refused():

@@ -6,6 +6,7 @@ score beside the cosine; a keyboard-only review of 100 hits; the grid at 100,000
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -246,6 +247,19 @@ def test_the_calibrated_false_match_rate_stands_beside_the_score(big_copy, capsy
     items = json.loads(capsys.readouterr().out)
     assert {h["fmr_estimate"] for h in items} == {0.0008}
     assert {"hit_id", "score", "rank", "status", "person_name"} <= set(items[0])
+    # A calibration that kept its impostor scores: the rate is read at each hit's own score.
+    scores = sorted({round(h["score"], 4) for h in items})
+    low, high = scores[0], scores[-1]
+    tail = (high + 0.01, (low + high) / 2, low - 0.001)  # of 5000: 2 at or above `low`
+    case = Case.open(big_copy)
+    case.update_info({"calibration": calibration_to_dict(dataclasses.replace(
+        calibration, impostor_tail=tail))}, "test", "calibrated", {})
+    case.close()
+    assert main(["review", "list", "--case", str(big_copy), "--format", "json"]) == 0
+    by_score = {round(h["score"], 4): h["fmr_estimate"] for h in json.loads(capsys.readouterr().out)}
+    assert by_score[high] == 1 / 5000  # only the impostor above every hit
+    assert by_score[low] == 2 / 5000
+    assert set(by_score.values()) == {1 / 5000, 2 / 5000}
 
 
 def test_a_keyboard_only_review_of_100_hits_in_bulk(window, big_copy, qtbot):

@@ -43,6 +43,7 @@ __all__ = ["Calibration", "LabelledPhotos", "calibrate", "calibration_of", "embe
            "folder_photos", "pairs_photos", "photo_paths"]
 
 DEFAULT_FMR = 0.001
+IMPOSTOR_TAIL = 5000  # impostor scores kept: every one of an LFW pairs file's 3,000
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 Embeddings = dict[str, np.ndarray | None]  # image (relative path) -> primary face's embedding
 
@@ -156,7 +157,9 @@ def calibrate(pack: InstalledPack, photos: LabelledPhotos, embeddings: Embedding
         target_fmr=target_fmr, measured_fmr=fmr, measured_fnmr=fnmr, genuine_pairs=genuine,
         impostor_pairs=impostors, unscored_pairs=int(np.sum(~keep)), heldout_fmr=heldout,
         dataset=photos.name, dataset_sha256=photos.sha256(),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        impostor_tail=tuple(round(float(score), 6) for score in
+                            np.sort(scores[keep & ~same])[::-1][:IMPOSTOR_TAIL]))
 
 
 def calibration_of(pack: InstalledPack) -> Calibration | None:

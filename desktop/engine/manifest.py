@@ -72,11 +72,18 @@ class Calibration:
     dataset: str  # what was used, in words (kind and name; no paths of this machine)
     dataset_sha256: str  # over every image's SHA-256 and the labels or pairs
     created_at: str
+    # The highest impostor scores (at most IMPOSTOR_TAIL, highest first): how often an impostor
+    # scores at least as high as a hit, at any score, not only at the threshold.
+    impostor_tail: tuple[float, ...] = ()
 
     @property
     def id(self) -> str:
-        """A short digest of every field: names this calibration in cases and reports."""
-        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """A short digest of every field: names this calibration in cases and reports. One
+        made before impostor scores were kept digests as it did then (its id stays)."""
+        fields = asdict(self)
+        if not self.impostor_tail:
+            del fields["impostor_tail"]
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
     def describe(self) -> str:
@@ -92,10 +99,12 @@ class Calibration:
 def calibration_from_dict(data: Any, where: str) -> Calibration:
     """Validate a stored calibration; a damaged one is an error, never a silent default."""
     names = {f.name for f in fields(Calibration)}
-    if not isinstance(data, dict) or set(data) - {"id"} != names:
+    # impostor_tail may be absent: a calibration made before impostor scores were kept.
+    if not isinstance(data, dict) or set(data) - {"id"} not in (names, names - {"impostor_tail"}):
         raise ModelPackError(f"The calibration in {where} is not a complete calibration record.")
     try:
-        calibration = Calibration(**{k: v for k, v in data.items() if k != "id"})
+        calibration = Calibration(**{k: tuple(v) if k == "impostor_tail" else v
+                                     for k, v in data.items() if k != "id"})
     except TypeError as exc:
         raise ModelPackError(f"The calibration in {where} cannot be read", str(exc)) from exc
     if "id" in data and data["id"] != calibration.id:
@@ -107,7 +116,8 @@ def calibration_from_dict(data: Any, where: str) -> Calibration:
 
 
 def calibration_to_dict(calibration: Calibration) -> dict[str, Any]:
-    return {**asdict(calibration), "id": calibration.id}
+    return {**asdict(calibration), "impostor_tail": list(calibration.impostor_tail),
+            "id": calibration.id}
 
 
 @dataclass(frozen=True)
