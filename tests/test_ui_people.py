@@ -27,7 +27,7 @@ from desktop.ui.app import save_screenshots
 from desktop.ui.face_picker import FacePicker
 from desktop.ui.pages.people import PeoplePage
 from desktop.ui.people_data import FaceImages
-from desktop.ui.people_grid import CLUSTER_ID_ROLE, FACE_ID_ROLE, ClusterModel, ClusterTile, TileGrid
+from desktop.ui.people_grid import CLUSTER_ID_ROLE, FACE_ID_ROLE, ClusterModel, ClusterTile, PeopleGrid
 from desktop.ui.thumbnails import ThumbnailLoader
 
 LFW = FACEDATA / "lfw"
@@ -257,9 +257,11 @@ def test_the_keyboard_names_merges_splits_and_marks_clusters(window, folder, qtb
     assert page.cluster_model.index(last).data(CLUSTER_ID_ROLE) == agassi.cluster_id
     assert page.cluster_model.index(last).data(Qt.ItemDataRole.ForegroundRole) is not None
 
-    qtbot.keyClick(grid, Qt.Key.Key_F1)
-    assert any("not this person" in b.text() for b in page.findChildren(QMessageBox)
-               if b.isVisible())
+    qtbot.keyClick(grid, Qt.Key.Key_F1)  # the key sheet, as on the Review page (issue 15)
+    sheet = page.sheet
+    assert sheet is not None and sheet.isVisible()
+    assert any("not this person" in sheet.table.item(row, 1).text()
+               for row in range(sheet.table.rowCount()))
     assert not errors(page)
     case = Case.open(folder)
     try:
@@ -349,7 +351,7 @@ def test_a_grid_of_ten_thousand_clusters_asks_only_for_the_tiles_on_screen(qtbot
     clusters = [Cluster(n, None, [ClusterFace(n, f"dir/{n}.jpg", None, [0, 0, 9, 9])] * (1 + n % 3))
                 for n in range(10_000)]
     images = {n: FaceImages(f"{n}.jpg", None, 100, 0.9) for n in range(10_000)}
-    grid = TileGrid(model, "clusterGrid")
+    grid = PeopleGrid(model, "clusterGrid")
     grid.resize(1100, 600)
     qtbot.addWidget(grid)
     grid.show()

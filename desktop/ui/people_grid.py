@@ -1,9 +1,11 @@
 """Grids of face tiles for the People page: one tile per cluster, or one per face (a
 cluster's faces, or search results with their scores), fit for thousands of tiles.
 
-A QListView in icon mode over a list model: tiles have one fixed size (the view never
-measures them), data() is a list index, and each crop comes from a ThumbnailLoader, asked
-only for the tiles a view paints; an arriving crop repaints only the tiles that asked.
+The review's TileGrid over a list model, so the keys and the selection are the Review page's
+(arrows, Home/End, PgUp/PgDn, Shift and Ctrl select several): tiles have one fixed size
+(the view never measures them), data() is a list index, and each crop comes from a
+ThumbnailLoader, asked only for the tiles a view paints; an arriving crop repaints only the
+tiles that asked.
 Names and paths are shown as typed: the view draws display text plain, tooltips are escaped.
 """
 
@@ -15,17 +17,12 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QPixmap
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QListView,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QWidget,
-)
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from desktop.people.case_people import Cluster, ClusterFace
 from desktop.ui.people_data import FaceImages, best_face
 from desktop.ui.plain import plain_tooltip
+from desktop.ui.review_grid import TileGrid
 from desktop.ui.thumbnails import CropRequests, ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
@@ -185,26 +182,16 @@ class _TileDelegate(QStyledItemDelegate):
         option.decorationSize = QSize(TILE_WIDTH, ICON_SIDE)
 
 
-class TileGrid(QListView):
-    """Tiles left to right, wrapping; Ctrl/Shift (click or arrows) select several."""
+class PeopleGrid(TileGrid):
+    """The review's grid with the People page's tiles: wide enough for "12 faces · 5 photos",
+    file names elided in the middle, and a context menu."""
 
     def __init__(self, model: _TileModel, name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(model, ICON_SIDE, parent)
         self.setObjectName(name)
-        self.setModel(model)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setMovement(QListView.Movement.Static)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setWrapping(True)
-        self.setUniformItemSizes(True)
         self.setItemDelegate(_TileDelegate(self))
-        self.setIconSize(QSize(ICON_SIDE, ICON_SIDE))
         self.setGridSize(QSize(TILE_WIDTH + 12, ICON_SIDE + 48))
-        self.setWordWrap(True)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.setSpacing(4)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setDragEnabled(False)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 from desktop.scan.derived import thumbnail_path
 from desktop.ui.image_view import Box, ImageView
 from desktop.ui.people_data import FaceImages
-from desktop.ui.people_grid import FaceModel, FaceTile, TileGrid
+from desktop.ui.people_grid import FaceModel, FaceTile, PeopleGrid
 from desktop.ui.plain import plain_label
 from desktop.ui.thumbnails import ThumbnailLoader
 
@@ -27,7 +27,7 @@ class FacesPanel(QWidget):
         self.contexts = ThumbnailLoader(side=640, capacity=32, parent=self)
         self.contexts.ready.connect(lambda _path: self.show_face())
         self.model = FaceModel(thumbnails, self)
-        self.grid = TileGrid(self.model, "faceGrid")
+        self.grid = PeopleGrid(self.model, "faceGrid")
         self.grid.selectionModel().currentChanged.connect(lambda *_: self.show_face())
         self.heading = plain_label(wrap=True)  # a cluster's name as typed
         self.heading.setObjectName("peopleHeading")

@@ -1,7 +1,7 @@
 """Faces as tiles: the review queue grouped by probe face, one tile per face ("3 candidates"
 when it resembles several gallery persons), for a reviewer who works by eye.
 
-TileGrid is the reusable part (the People page can show its clusters with it): a list view
+TileGrid is the reusable part (the People page shows its clusters and faces with it): a list view
 in icon mode with uniform tiles, so 100,000 tiles are laid out without measuring any; the
 arrows, Home/End and PgUp/PgDn move between tiles, Shift and Ctrl select several. Its model
 is any list model giving a DisplayRole caption and a DecorationRole picture; FaceTilesModel

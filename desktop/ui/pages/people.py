@@ -5,7 +5,8 @@ The grid shows one tile per cluster, largest first (irrelevant ones last, greyed
 opens a cluster: its faces, each file, and the selected face in its context image. Keys:
 N name, M merge the selected clusters (into the largest), S split the selected faces out,
 X "not this person", I irrelevant on/off, F search by the selected face, L cross-case links
-(reviewed with C, R, U as on the Review page), Esc back, F1 help; a photo dropped on the page
+(reviewed with C, R, U as on the Review page), Esc back, F1 the key sheet; the grids move and
+select as the Review page's (Home/End, PgUp/PgDn, Shift and Ctrl); a photo dropped on the page
 searches by its face. Every change goes through
 `desktop.people.operations` (as the CLI's do) under the examiner's name, then the page reads
 the case again in the background; reads and searches never run on the GUI thread.
@@ -28,7 +29,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -36,10 +36,10 @@ from PySide6.QtWidgets import (
 
 from desktop.people.case_people import Cluster, face_vector
 from desktop.ui import people_data, people_ops
-from desktop.ui.dialogs import attempt, show_failure, show_info
-from desktop.ui.pages.base import Page
+from desktop.ui.dialogs import attempt, show_failure
+from desktop.ui.pages.base import Page, ScreenshotView
 from desktop.ui.people_data import People
-from desktop.ui.people_grid import ClusterModel, ClusterTile, FaceTile, TileGrid
+from desktop.ui.people_grid import ClusterModel, ClusterTile, FaceTile, PeopleGrid
 from desktop.ui.people_links import LinksPanel
 from desktop.ui.people_panel import FacesPanel
 from desktop.ui.people_probe import PhotoProbe
@@ -47,6 +47,8 @@ from desktop.ui.people_search import FaceSearch, Found, Probe
 from desktop.ui.person_form import dropped_files
 from desktop.ui.plain import plain_label
 from desktop.ui.review_keys import PLAIN, KeyCommands
+from desktop.ui.review_queue import collector_paused
+from desktop.ui.shortcut_sheet import ShortcutSheet
 from desktop.ui.state import AppState
 from desktop.ui.tasks import Failure, Task, TaskRunner
 from desktop.ui.thumbnails import ThumbnailLoader
@@ -54,38 +56,36 @@ from desktop.ui.thumbnails import ThumbnailLoader
 NO_CASE = "No case is open.\n\nOpen or create one on the Cases page (Ctrl+1);\nits people are shown here."
 HINT = ("Enter open · N name · M merge · S split · X not this person · I irrelevant · "
         "F search by face · L cross-case links · Esc back · F1 keys · drop a photo to search by it")
-KEYS = """Cluster grid (Ctrl/Shift + click or arrows select several):
-  Enter   open the cluster: its faces, files and context
-  N       name the cluster
-  M       merge the selected clusters into the largest
-  I       mark the selected clusters irrelevant (again: relevant)
-  F       search the case by the cluster's face
-  L       cross-case links (the selected cluster's first)
-Open cluster:
-  S       split the selected faces out, together, as another person
-  X       not this person: each selected face leaves the cluster
-  N / I   name the cluster / mark it irrelevant
-  F       search the case by the selected face
-  L       cross-case links (this cluster's first)
-  Esc     back to the grid
-Search results:
-  Enter   open the selected face's cluster
-  F       search again by the selected face
-  Esc     back
-Cross-case links (leads for review, not identifications):
-  C R U   confirm, reject, mark unsure the selected link (then the next pending one)
-  N       note for the next decision (Enter returns to the list)
-  Enter   open the cluster here
-  Esc     back
-Drop a photo on the page to search the case by its face; the threshold box sets the lowest
-score shown."""
+# Every key of the People page, as the F1 sheet lists it (the page and its links panel bind
+# the same keys); moving and selecting are the review grid's.
+PEOPLE_KEYS = (
+    ("Arrows", "the next tile"), ("Home / End", "first / last tile"),
+    ("PgUp / PgDn", "a page up / down"),
+    ("Shift+arrows, Shift+click", "select a range of tiles"),
+    ("Ctrl+click, Ctrl+Space", "add a tile to the selection, or take it out"),
+    ("Enter / Return", "open the cluster (a face or link: its cluster)"),
+    ("N", "name the cluster (links: a note for the next decision; Enter returns)"),
+    ("M", "merge the selected clusters into the largest"),
+    ("S", "open cluster: split the selected faces out, together, as another person"),
+    ("X", "open cluster: not this person, each selected face leaves the cluster"),
+    ("I", "mark the selected clusters (or the open one) irrelevant; again: relevant"),
+    ("F", "search the case by the selected face (in the grid: the cluster's)"),
+    ("L", "cross-case links, the selected cluster's first (leads, not identifications)"),
+    ("C", "links: confirm the selected link"), ("R", "links: reject the selected link"),
+    ("U", "links: mark the selected link unsure"),
+    ("Esc", "back (from a field: to the grid)"),
+    ("Drop a photo", "search the case by its face; the threshold box sets the lowest score"),
+    ("F1", "this sheet"),
+)
 CLUSTERS, CLUSTER, SEARCH, LINKS = "clusters", "cluster", "search", "links"
 
 
 def _read_with_tiles(folder: Path) -> tuple[People, list[ClusterTile]]:
-    """The people of the case and their tiles, made off the GUI thread (100,000 clusters: 0.5 s)."""
-    people = people_data.read_people(folder)
-    return people, [ClusterTile.of(c, people.images) for c in people.clusters]
+    """The people of the case and their tiles, made off the GUI thread (100,000 clusters: 0.5 s)
+    and kept out of the garbage collector, whose passes over them would stop the GUI too."""
+    with collector_paused():  # as the review queue: no full collections over them
+        people = people_data.read_people(folder)
+        return people, [ClusterTile.of(c, people.images) for c in people.clusters]
 
 
 class PeoplePage(Page):
@@ -102,6 +102,7 @@ class PeoplePage(Page):
         self._probing: PhotoProbe | None = None
         self._generation = 0
         self._loading = False
+        self.sheet: ShortcutSheet | None = None
         self.search = FaceSearch(tasks, self)
         self.search.found.connect(self._found)
         self.search.failed.connect(lambda failure: show_failure(self, failure, "Search not done"))
@@ -117,7 +118,7 @@ class PeoplePage(Page):
     def _build(self) -> None:
         self.thumbnails = ThumbnailLoader(side=96, capacity=4000, parent=self)
         self.cluster_model = ClusterModel(self.thumbnails, self)
-        self.cluster_grid = TileGrid(self.cluster_model, "clusterGrid")
+        self.cluster_grid = PeopleGrid(self.cluster_model, "clusterGrid")
         self.faces = FacesPanel(self.thumbnails)
         self.face_model, self.face_grid = self.faces.model, self.faces.grid
         for grid in (self.cluster_grid, self.face_grid):
@@ -180,7 +181,7 @@ class PeoplePage(Page):
         back.watch(self.examiner, self.threshold)
         KeyCommands({(K.Key_F1, PLAIN): self.show_keys}, self).watch(self.links.table)
 
-    def _grid(self) -> TileGrid:
+    def _grid(self) -> PeopleGrid:
         return self.cluster_grid if self.mode == CLUSTERS else self.face_grid
 
     def _keys_widget(self) -> QWidget:
@@ -371,7 +372,7 @@ class PeoplePage(Page):
             self._open = None
             self._show_mode(CLUSTERS)
 
-    def context_menu(self, grid: TileGrid) -> QMenu:
+    def context_menu(self, grid: PeopleGrid) -> QMenu:
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         entries = [("Search by this face\tF", self.search_current),
@@ -389,8 +390,16 @@ class PeoplePage(Page):
             menu.addAction(text, slot)
         return menu
 
-    def show_keys(self) -> QMessageBox:
-        return show_info(self, KEYS, title="People: keys")
+    def show_keys(self) -> ShortcutSheet:
+        if self.sheet is None:
+            self.sheet = ShortcutSheet("People keys", PEOPLE_KEYS, self)
+        self.sheet.show()
+        self.sheet.raise_()
+        return self.sheet
+
+    def screenshot_views(self) -> list[ScreenshotView]:
+        """The key sheet."""
+        return [ScreenshotView("keys", self.show_keys)]
 
     # --- the examiner's operations -----------------------------------------------------------
 
