@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -286,45 +288,67 @@ def test_a_keyboard_only_review_of_100_hits_in_bulk(window, big_copy, qtbot):
     assert [now[h] for h in ids[100:]] == ["pending"] * (len(ids) - 100)
 
 
-def test_the_grid_stays_responsive_at_100000_faces(qapp, qtbot):
-    """Issue 15 evidence: review in grid mode at 100,000 hits; the event loop never stalls
-    100 ms while scrolling and deciding (measured as the scan's responsiveness test does)."""
-    from desktop.review.decisions import Decision
-    from desktop.review.queue import group_by_face, with_decision
-    from desktop.ui.review_grid import FaceTilesModel, TileGrid
-    from desktop.ui.review_queue import collector_paused
-    from desktop.ui.stall import StallMeter
+GRID_AT_100000 = """
+import json, time
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from desktop.review.decisions import Decision
+from desktop.review.queue import group_by_face, with_decision
+from desktop.ui.review_grid import FaceTilesModel, TileGrid
+from desktop.ui.review_queue import collector_paused
+from desktop.ui.stall import StallMeter
 
-    with collector_paused():  # as the page's queue is read
-        items = [{"hit_id": i, "face_id": i // 2, "person_name": f"Person {i % 7}",
-                  "score": (i % 1000) / 1000, "rank": 1 + i % 2, "status": "pending",
-                  "fmr_estimate": None, "crop": None, "path": f"d/{i}.jpg"}
-                 for i in range(200_000)]
-        groups = group_by_face(items)
-    model = FaceTilesModel()
-    grid = TileGrid(model)
-    qtbot.addWidget(grid)
-    grid.resize(700, 600)
-    grid.show()
-    started = time.perf_counter()
-    model.set_groups(groups, None)
-    assert model.rowCount() == 100_000
-    meter = StallMeter()
-    meter.start()
-    qtbot.waitUntil(lambda: grid.verticalScrollBar().maximum() > 100_000, timeout=30_000)
-    laid_out = time.perf_counter() - started
-    bar = grid.verticalScrollBar()
-    for step in range(60):
-        bar.setValue(bar.maximum() * step // 60)
-        grid.setCurrentIndex(model.index(step * 1_600))
-        decided = model.group(step * 1_600).lead
-        with_decision(decided, Decision(step, decided["hit_id"], "reject", "A", None, "t"))
-        model.refresh([decided["hit_id"]])
-        qtbot.wait(10)  # the event loop paints and the meter ticks
-    stall = meter.stop()
-    print(f"\ngrid of 100,000 faces: laid out in {laid_out:.2f} s; worst stall "
-          f"{stall.worst_ms:.1f} ms, p99 {stall.p99_ms:.1f} ms over {stall.samples} ticks")
-    assert stall.samples > 50 and stall.worst_ms < 100
+def wait(ms):
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+with collector_paused():  # as the page's queue is read
+    items = [{"hit_id": i, "face_id": i // 2, "person_name": f"Person {i % 7}",
+              "score": (i % 1000) / 1000, "rank": 1 + i % 2, "status": "pending",
+              "fmr_estimate": None, "crop": None, "path": f"d/{i}.jpg"} for i in range(200_000)]
+    groups = group_by_face(items)
+model = FaceTilesModel()
+grid = TileGrid(model)
+grid.resize(700, 600)
+grid.show()
+started = time.perf_counter()
+model.set_groups(groups, None)
+rows = model.rowCount()
+meter = StallMeter()
+meter.start()
+while grid.verticalScrollBar().maximum() <= 100_000 and time.perf_counter() - started < 30:
+    wait(10)
+laid_out = time.perf_counter() - started
+bar = grid.verticalScrollBar()
+for step in range(60):
+    bar.setValue(bar.maximum() * step // 60)
+    grid.setCurrentIndex(model.index(step * 1_600))
+    decided = model.group(step * 1_600).lead
+    with_decision(decided, Decision(step, decided["hit_id"], "reject", "A", None, "t"))
+    model.refresh([decided["hit_id"]])
+    wait(10)  # the event loop paints and the meter ticks
+stall = meter.stop()
+print(json.dumps({"rows": rows, "laid_out": laid_out, "worst_ms": stall.worst_ms,
+                  "p99_ms": stall.p99_ms, "samples": stall.samples,
+                  "status": model.group(1_600).lead["status"]}))
+"""
+
+
+def test_the_grid_stays_responsive_at_100000_faces():
+    """Issue 15 evidence: review in grid mode at 100,000 hits; the event loop never stalls
+    100 ms while scrolling and deciding (measured as the scan's responsiveness test does).
+    In a fresh process, as the application runs: not in one that earlier tests have loaded
+    with their threads and caches (117 ms seen there in a CI run, 12-25 ms alone)."""
+    run = subprocess.run([sys.executable, "-c", GRID_AT_100000], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert run.returncode == 0, run.stderr
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"\ngrid of 100,000 faces: laid out in {found['laid_out']:.2f} s; worst stall "
+          f"{found['worst_ms']:.1f} ms, p99 {found['p99_ms']:.1f} ms over {found['samples']} ticks")
+    assert found["rows"] == 100_000 and found["status"] == "reject"
+    assert found["samples"] > 50 and found["worst_ms"] < 100
 
 
 def test_review_undo_on_the_command_line_withdraws_once(big_copy, capsys):
